@@ -1,0 +1,53 @@
+"""The ``distillwatch`` command line: a thin click group over the library."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from distillwatch import __version__
+from distillwatch.cli._bench import bench
+from distillwatch.cli._demo import demo
+from distillwatch.cli._scan import scan
+from distillwatch.cli._simulate import simulate
+from distillwatch.errors import DistillwatchError
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="distillwatch")
+def cli() -> None:
+    """Detect accounts that harvest a model's API outputs for distillation.
+
+    \b
+    Start here:
+      distillwatch demo                      simulate traffic and scan it (no data needed)
+      distillwatch scan LOGS... --out DIR    rank the accounts in your own traffic logs
+      distillwatch simulate --out DIR        make labelled traffic to try things on
+      distillwatch bench                     measure detection quality and speed
+    """
+
+
+cli.add_command(scan)
+cli.add_command(simulate)
+cli.add_command(bench)
+cli.add_command(demo)
+
+
+def main() -> None:
+    """Console-script entry point: runs the group and maps our errors to exit codes."""
+    try:
+        cli.main(standalone_mode=False)
+    except DistillwatchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

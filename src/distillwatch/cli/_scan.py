@@ -1,0 +1,55 @@
+"""``distillwatch scan``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from distillwatch.cli._console import err_console, scan_progress, summary_table
+from distillwatch.ingest import FORMATS
+from distillwatch.scan import ScanOptions, scan as run_scan
+
+__all__ = ["scan"]
+
+
+@click.command("scan")
+@click.argument("traffic", nargs=-1, required=True)
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for accounts.csv, findings.jsonl and report.html.")
+@click.option("--accounts", "accounts", type=click.Path(dir_okay=False), default=None,
+              help="Accounts file (JSONL: created_at, payment_fingerprint, allowlisted, ...).")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("distillwatch.duckdb"), show_default=True,
+              help="DuckDB file that keeps the calls; later scans add to it.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="traffic",
+              show_default=True,
+              help="Input format: traffic-log v1, LiteLLM spend logs, or OTel GenAI spans.")
+@click.option("--strict", is_flag=True, help="Stop at the first bad line instead of skipping it.")
+@click.option("--redact", is_flag=True,
+              help="Show prompts and responses in reports only as hashes and lengths.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display or summary.")
+def scan(traffic: tuple[str, ...], out: Path, accounts: str | None, db: Path, fmt: str,
+         strict: bool, redact: bool, quiet: bool) -> None:
+    """Rank the accounts in TRAFFIC logs by how likely they harvest outputs for distillation.
+
+    TRAFFIC is one or more traffic-log files (.jsonl or .jsonl.gz), folders, globs, or - for
+    stdin. Bad lines are counted and reported with file, line and field, and never stop the
+    scan unless --strict. Writes OUT/accounts.csv (every account: risk, verdict, reasons),
+    OUT/findings.jsonl (evidence per flagged account) and OUT/report.html (case files).
+
+    \b
+    Example:
+      distillwatch scan logs/2026-11-*.jsonl.gz --accounts accounts.jsonl --out scan-out
+    """
+    options = ScanOptions(out=out, db=db, accounts=accounts, fmt=fmt, strict=strict,
+                          redact=redact)
+    with scan_progress(enabled=not quiet) as (on_rows, on_stage):
+        summary = run_scan(traffic, options, on_rows=on_rows, on_stage=on_stage)
+    if not quiet:
+        err_console.print(summary_table(summary))
+        for bad in summary.read.bad_examples[:10]:
+            err_console.print(f"[yellow]bad line[/yellow] {bad}", markup=True, highlight=False)
+        if summary.read.bad > 10:
+            err_console.print(f"... and {summary.read.bad - 10:,} more bad lines "
+                              f"(listed in {summary.outputs.get('report')})")

@@ -1,0 +1,30 @@
+"""detect: account risk from profiles, with reason codes and calibrated verdicts."""
+
+from distillwatch.detect._indicators import INDICATORS, Indicator, indicator_matrix, raw_values
+from distillwatch.detect._model import LinearModel, fit_logistic, load_default_model
+from distillwatch.detect._scorer import (
+    HARVESTING,
+    NORMAL,
+    SUSPICIOUS,
+    AccountScorer,
+    Reason,
+    ScoreResult,
+    verdict_for,
+)
+
+__all__ = [
+    "HARVESTING",
+    "INDICATORS",
+    "NORMAL",
+    "SUSPICIOUS",
+    "AccountScorer",
+    "Indicator",
+    "LinearModel",
+    "Reason",
+    "ScoreResult",
+    "fit_logistic",
+    "indicator_matrix",
+    "load_default_model",
+    "raw_values",
+    "verdict_for",
+]

@@ -1,0 +1,157 @@
+"""Indicators: the account profile turned into comparable numbers, each with a reason code.
+
+An indicator is either a share in [0, 1] used as it is, or a heavy-tailed quantity (volume,
+tokens, churn) taken as ``log1p`` and compared with the population's own median and MAD, so the
+long tail of big honest customers sets the baseline rather than a fixed threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+
+__all__ = ["INDICATORS", "Indicator", "fit_baselines", "indicator_matrix", "raw_values"]
+
+Kind = Literal["share", "log", "raw"]
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One model input: where it comes from, how it is scaled, and how to explain it."""
+
+    code: str
+    kind: Kind
+    text: str  # what a high value means, for an analyst
+    unit: str = ""  # "%" for shares, "" for counts
+
+
+INDICATORS: tuple[Indicator, ...] = (
+    Indicator("HIGH_VOLUME", "log", "calls in the window", ""),
+    Indicator("OUTPUT_TOKENS", "log", "output tokens taken", ""),
+    Indicator("OUTPUT_HEAVY", "log", "output tokens per input token", "x"),
+    Indicator("LONG_OUTPUTS", "log", "mean output tokens per call", ""),
+    Indicator("DISTINCT_PROMPTS", "share", "share of calls with a prompt never seen before", "%"),
+    Indicator("SINGLE_TURN", "share", "share of single-turn calls (no conversation)", "%"),
+    Indicator("COT_ELICITATION", "share", "share of calls that ask for step-by-step reasoning",
+              "%"),
+    Indicator("REASONING_EFFORT", "share", "share of calls at reasoning effort 'high'", "%"),
+    Indicator("REASONING_TOKENS", "share", "share of calls that returned reasoning tokens", "%"),
+    Indicator("TOP_LOGPROBS", "share", "share of calls asking for 10+ top logprobs", "%"),
+    Indicator("LOGIT_BIAS", "share", "share of calls with logit_bias probes", "%"),
+    Indicator("TINY_MAX_TOKENS", "share", "share of calls capped at 5 tokens or fewer", "%"),
+    Indicator("HIGH_MAX_TOKENS", "share", "share of calls asking for 4,000+ output tokens", "%"),
+    Indicator("MULTI_SAMPLE", "share", "share of calls asking for n > 1 completions", "%"),
+    Indicator("HARVEST_STYLE_SHARE", "share",
+              "share of calls in harvest style (reasoning, logprobs, n>1, bias)", "%"),
+    Indicator("HARVEST_STYLE_CALLS", "log", "calls in harvest style", ""),
+    Indicator("TOPIC_BREADTH", "share", "topic entropy over the population's topic map", ""),
+    Indicator("TOPIC_SPREAD", "share", "spread of prompt topics (0 narrow, 1 everywhere)", ""),
+    Indicator("TEMPLATE_SWEEP", "share",
+              "one prompt template filled with widely varied content", ""),
+    Indicator("TEMPLATE_SHARE", "share", "share of calls on the account's top template", "%"),
+    Indicator("CROSS_MODEL_REPEATS", "share",
+              "share of prompts re-asked of another model (evaluation runs)", "%"),
+    Indicator("REPEATED_PROMPTS", "share", "share of prompts asked more than once", "%"),
+    Indicator("END_USERS", "share", "share of calls carrying an end-user id", "%"),
+    Indicator("TOOLS", "share", "share of calls with tools", "%"),
+    Indicator("TEMPERATURE_ZERO", "share", "share of calls at temperature 0", "%"),
+    Indicator("RATE_LIMITED", "share", "share of calls refused with 429", "%"),
+    Indicator("REGULAR_TIMING", "raw", "regularity of inter-arrival times (1 - CV, clipped)", ""),
+    Indicator("ROUND_THE_CLOCK", "share", "spread over the hours of the day (entropy)", ""),
+    Indicator("ADDRESS_CHURN", "log", "distinct /24 or /48 networks per 1,000 calls", ""),
+    Indicator("AGENT_CHURN", "log", "distinct user agents", ""),
+    Indicator("KEY_CHURN", "log", "distinct API keys", ""),
+    Indicator("MULTILINGUAL", "share", "share of prompts in a non-Latin script", "%"),
+    Indicator("NEW_ACCOUNT", "raw", "account younger than 30 days at first call (1 = new)", ""),
+    Indicator("ALLOWLISTED", "raw", "account vetted by the operator (allowlist)", ""),
+)
+
+
+def _col(table: pa.Table, name: str) -> np.ndarray:
+    if name not in table.column_names:
+        return np.full(table.num_rows, np.nan)
+    values = table.column(name).to_pylist()
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+
+def raw_values(profiles: pa.Table) -> dict[str, np.ndarray]:
+    """Each indicator's measured value per account, in the units shown to an analyst."""
+    n = _col(profiles, "n_calls")
+    ips = _col(profiles, "distinct_ip_prefixes")
+    gap_cv = _col(profiles, "gap_cv")
+    age = _col(profiles, "account_age_days")
+    hour_entropy = _col(profiles, "hour_entropy") / math.log(24)
+    spread = _col(profiles, "topic_spread")
+    template = _col(profiles, "top_template_share")
+    return {
+        "HIGH_VOLUME": n,
+        "OUTPUT_TOKENS": _col(profiles, "completion_tokens"),
+        "OUTPUT_HEAVY": _col(profiles, "out_in_ratio"),
+        "LONG_OUTPUTS": _col(profiles, "mean_completion_tokens"),
+        "DISTINCT_PROMPTS": _col(profiles, "distinct_prompt_rate"),
+        "SINGLE_TURN": _col(profiles, "single_turn_share"),
+        "COT_ELICITATION": _col(profiles, "cot_share"),
+        "REASONING_EFFORT": _col(profiles, "effort_high_share"),
+        "REASONING_TOKENS": _col(profiles, "reasoning_share"),
+        "TOP_LOGPROBS": _col(profiles, "top_logprobs_high_share"),
+        "LOGIT_BIAS": _col(profiles, "logit_bias_share"),
+        "TINY_MAX_TOKENS": _col(profiles, "tiny_max_tokens_share"),
+        "HIGH_MAX_TOKENS": _col(profiles, "high_max_tokens_share"),
+        "MULTI_SAMPLE": _col(profiles, "multi_sample_share"),
+        "HARVEST_STYLE_SHARE": _col(profiles, "harvest_like_share"),
+        "HARVEST_STYLE_CALLS": _col(profiles, "harvest_like_calls"),
+        "TOPIC_BREADTH": _col(profiles, "topic_entropy"),
+        "TOPIC_SPREAD": spread,
+        "TEMPLATE_SWEEP": np.nan_to_num(template) * np.nan_to_num(spread),
+        "TEMPLATE_SHARE": template,
+        "CROSS_MODEL_REPEATS": _col(profiles, "cross_model_repeat_share"),
+        "REPEATED_PROMPTS": _col(profiles, "repeated_prompt_share"),
+        "END_USERS": _col(profiles, "end_user_share"),
+        "TOOLS": _col(profiles, "tools_share"),
+        "TEMPERATURE_ZERO": _col(profiles, "temp_zero_share"),
+        "RATE_LIMITED": _col(profiles, "rate_limited_share"),
+        "REGULAR_TIMING": np.clip(1.0 - np.nan_to_num(gap_cv, nan=1.0), 0.0, 1.0),
+        "ROUND_THE_CLOCK": hour_entropy,
+        "ADDRESS_CHURN": 1000.0 * ips / np.maximum(n, 1.0),
+        "AGENT_CHURN": _col(profiles, "distinct_user_agents"),
+        "KEY_CHURN": _col(profiles, "distinct_keys"),
+        "MULTILINGUAL": _col(profiles, "non_latin_share"),
+        "NEW_ACCOUNT": np.where(np.isnan(age), 0.0, (age < 30.0).astype(np.float64)),
+        "ALLOWLISTED": _col(profiles, "allowlisted"),
+    }
+
+
+def indicator_matrix(
+    raw: dict[str, np.ndarray], baselines: dict[str, tuple[float, float]]
+) -> np.ndarray:
+    """Scaled inputs (accounts x indicators): shares as is, log indicators as robust z-scores."""
+    cols = []
+    for ind in INDICATORS:
+        x = raw[ind.code]
+        if ind.kind == "log":
+            median, scale = baselines[ind.code]
+            z = (np.log1p(np.nan_to_num(np.maximum(x, 0.0))) - median) / scale
+            cols.append(np.clip(z, -4.0, 4.0) / 4.0)
+        else:
+            cols.append(np.nan_to_num(x, nan=0.0))
+    return np.stack(cols, axis=1) if cols else np.zeros((0, 0))
+
+
+def fit_baselines(raw: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
+    """Population median and robust scale (1.4826 MAD, floored) of each log indicator."""
+    out: dict[str, tuple[float, float]] = {}
+    for ind in INDICATORS:
+        if ind.kind != "log":
+            continue
+        x = np.log1p(np.nan_to_num(np.maximum(raw[ind.code], 0.0)))
+        if len(x) == 0:
+            out[ind.code] = (0.0, 1.0)
+            continue
+        median = float(np.median(x))
+        mad = float(np.median(np.abs(x - median))) * 1.4826
+        out[ind.code] = (median, max(mad, 0.25))
+    return out

@@ -1,0 +1,123 @@
+"""The account scorer: indicators against population baselines, a logistic model, reasons.
+
+Follows the estimator shape used across the project: parameters in ``__init__``, learned state
+(``baselines_``, ``medians_``) set by ``fit`` on the population being scanned, ``score`` returns
+higher-is-more-suspicious risks. Scanning fits on the scanned population itself: baselines are
+the population's own, which keeps big honest customers from looking unusual by size alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from distillwatch.detect._indicators import (
+    INDICATORS,
+    fit_baselines,
+    indicator_matrix,
+    raw_values,
+)
+from distillwatch.detect._model import LinearModel, load_default_model
+
+__all__ = ["AccountScorer", "Reason", "ScoreResult", "verdict_for"]
+
+HARVESTING = "harvesting"
+SUSPICIOUS = "suspicious"
+NORMAL = "normal"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason code: the measured value, the population baseline, and its weight in risk."""
+
+    code: str
+    text: str
+    value: float
+    baseline: float
+    contribution: float
+
+    def describe(self) -> str:
+        ind = _BY_CODE[self.code]
+        return f"{ind.text}: {_fmt(self.value, ind.unit)} (population median " \
+               f"{_fmt(self.baseline, ind.unit)})"
+
+
+_BY_CODE = {ind.code: ind for ind in INDICATORS}
+
+
+def _fmt(value: float, unit: str) -> str:
+    if value != value:  # NaN
+        return "n/a"
+    if unit == "%":
+        return f"{100 * value:.1f}%"
+    if unit == "x":
+        return f"{value:.2f}x"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2f}"
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """Per account, in the profile table's order."""
+
+    account_ids: list[str]
+    risk: np.ndarray
+    verdicts: list[str]
+    reasons: list[list[Reason]]
+
+
+def verdict_for(risk: float, model: LinearModel, *, allowlisted: bool = False) -> str:
+    """Map a risk to a verdict; an allowlisted account is at most ``suspicious``."""
+    if risk >= model.harvesting_threshold:
+        return SUSPICIOUS if allowlisted else HARVESTING
+    if risk >= model.suspicious_threshold:
+        return SUSPICIOUS
+    return NORMAL
+
+
+class AccountScorer:
+    """Scores account profiles; ``fit`` learns the population's baselines."""
+
+    def __init__(self, model: LinearModel | None = None, *, max_reasons: int = 4) -> None:
+        self.model = model
+        self.max_reasons = max_reasons
+
+    def fit(self, profiles: pa.Table) -> AccountScorer:
+        raw = raw_values(profiles)
+        self.baselines_ = fit_baselines(raw)
+        x = indicator_matrix(raw, self.baselines_)
+        self.reference_ = np.median(x, axis=0) if len(x) else np.zeros(len(INDICATORS))
+        self.raw_medians_ = {k: float(np.nanmedian(v)) if np.isfinite(v).any() else float("nan")
+                             for k, v in raw.items()}
+        self.model_ = self.model or load_default_model()
+        return self
+
+    def matrix(self, profiles: pa.Table) -> np.ndarray:
+        """The scaled indicator matrix of ``profiles`` under the fitted baselines."""
+        return indicator_matrix(raw_values(profiles), self.baselines_)
+
+    def score(self, profiles: pa.Table) -> ScoreResult:
+        raw = raw_values(profiles)
+        x = indicator_matrix(raw, self.baselines_)
+        risk = self.model_.predict(x) if len(x) else np.zeros(0)
+        contrib = (x - self.reference_) * self.model_.vector()
+        allow = np.nan_to_num(raw["ALLOWLISTED"]) > 0
+        verdicts = [verdict_for(float(r), self.model_, allowlisted=bool(a))
+                    for r, a in zip(risk, allow, strict=True)]
+        reasons = [self._reasons(contrib[i], raw, i) for i in range(len(risk))]
+        ids = profiles.column("account_id").to_pylist()
+        return ScoreResult(ids, risk, verdicts, reasons)
+
+    def _reasons(self, contrib: np.ndarray, raw: dict[str, np.ndarray], i: int) -> list[Reason]:
+        order = np.argsort(-contrib, kind="stable")
+        out = []
+        for j in order[: self.max_reasons]:
+            if contrib[j] <= 0.05:
+                break
+            code = INDICATORS[j].code
+            out.append(Reason(code, INDICATORS[j].text, float(raw[code][i]),
+                              self.raw_medians_[code], float(contrib[j])))
+        return out

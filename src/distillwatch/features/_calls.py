@@ -1,0 +1,161 @@
+"""Per-call features: one pure Arrow batch function with a fixed output schema.
+
+``call_features(batch)`` takes a canonical batch (``distillwatch.ingest.CANONICAL_SCHEMA``,
+full texts included) and returns the stored row: the canonical columns without the full texts,
+bounded and secret-free excerpts, and the features computed from the full text. It does no I/O
+and keeps no state, so any engine that maps Arrow batches can run it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from distillwatch.features._hashing import stable_hashes
+from distillwatch.features._patterns import COT_REGEX
+from distillwatch.features._tokens import count_tokens
+from distillwatch.ingest._schema import CANONICAL_SCHEMA, STORED_TEXT_CHARS, TEXT_COLUMNS
+from distillwatch.ingest._secrets import redact_secrets
+
+__all__ = ["CALL_FEATURES_SCHEMA", "TEMPLATE_MIN_CHARS", "TEMPLATE_SPAN", "call_features",
+           "ip_prefix"]
+
+#: Prompts shorter than this carry no template hash: their prefix is the whole prompt.
+TEMPLATE_MIN_CHARS = 80
+#: Characters at each end of a prompt that form its template prefix and suffix.
+TEMPLATE_SPAN = 40
+
+_KEPT = [f for f in CANONICAL_SCHEMA if f.name not in TEXT_COLUMNS]
+
+CALL_FEATURES_SCHEMA = pa.schema(
+    [
+        *_KEPT,
+        ("prompt_tokens_estimated", pa.bool_()),
+        ("system_chars", pa.int64()),
+        ("user_chars", pa.int64()),
+        ("history_chars", pa.int64()),
+        ("response_chars", pa.int64()),
+        ("prompt_hash", pa.int64()),
+        ("system_hash", pa.int64()),
+        ("template_prefix", pa.int64()),
+        ("template_suffix", pa.int64()),
+        ("cot", pa.bool_()),
+        ("script", pa.string()),
+        ("ip_prefix", pa.string()),
+        ("system_excerpt", pa.string()),
+        ("user_excerpt", pa.string()),
+        ("response_excerpt", pa.string()),
+    ]
+)
+
+_SCRIPTS = (
+    ("han", r"\p{Han}"),
+    ("kana", r"[\p{Hiragana}\p{Katakana}]"),
+    ("hangul", r"\p{Hangul}"),
+    ("cyrillic", r"\p{Cyrillic}"),
+    ("arabic", r"\p{Arabic}"),
+    ("devanagari", r"\p{Devanagari}"),
+    ("latin", r"\p{Latin}"),
+)
+
+
+@lru_cache(maxsize=65536)
+def ip_prefix(address: str) -> str | None:
+    """The /24 of an IPv4 address or the /48 of an IPv6 one (``None`` if not an address)."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return None
+    if ip.version == 4:
+        return str(ipaddress.ip_network(f"{ip}/24", strict=False))
+    return str(ipaddress.ip_network(f"{ip}/48", strict=False))
+
+
+def _normalise(text: pa.ChunkedArray | pa.Array) -> pa.Array:
+    lowered = pc.utf8_lower(pc.fill_null(text, ""))
+    return pc.utf8_trim_whitespace(pc.replace_substring_regex(lowered, r"\s+", " "))
+
+
+def _template_hashes(norm: pa.Array) -> tuple[pa.Array, pa.Array]:
+    masked = pc.replace_substring_regex(norm, r"[0-9]+", "0")
+    length = pc.utf8_length(masked)
+    long_enough = pc.greater_equal(length, TEMPLATE_MIN_CHARS)
+    prefix = pc.utf8_slice_codeunits(masked, 0, TEMPLATE_SPAN)
+    suffix = pc.utf8_slice_codeunits(masked, -TEMPLATE_SPAN)
+    empty = pa.scalar("", pa.string())
+    prefix = pc.if_else(long_enough, prefix, empty)
+    suffix = pc.if_else(long_enough, suffix, empty)
+    return (pa.array(stable_hashes(prefix.to_pylist()), pa.int64()),
+            pa.array(stable_hashes(suffix.to_pylist()), pa.int64()))
+
+
+def _dominant_script(text: pa.Array) -> pa.Array:
+    best = pa.array([None] * len(text), pa.string())
+    best_count = pa.array([0] * len(text), pa.int32())
+    for name, pattern in _SCRIPTS:
+        count = pc.fill_null(pc.count_substring_regex(text, pattern), 0)
+        better = pc.greater(count, best_count)
+        best = pc.if_else(better, pa.scalar(name), best)
+        best_count = pc.max_element_wise(best_count, count)
+    return best
+
+
+def _excerpt(text: pa.Array) -> pa.Array:
+    cut = pc.utf8_slice_codeunits(text, 0, STORED_TEXT_CHARS)
+    return pa.array([redact_secrets(t) if t else t for t in cut.to_pylist()], pa.string())
+
+
+def _prompt_tokens(batch: pa.RecordBatch) -> tuple[pa.Array, pa.Array]:
+    tokens = batch.column("prompt_tokens")
+    missing = pc.is_null(tokens)
+    if not pc.any(missing).as_py():
+        return tokens, pa.array([False] * len(tokens), pa.bool_())
+    full = pc.binary_join_element_wise(
+        pc.fill_null(batch.column("system_text"), ""),
+        pc.fill_null(batch.column("history_text"), ""),
+        pc.fill_null(batch.column("user_text"), ""), "\n")
+    idx = pc.indices_nonzero(missing).to_pylist()
+    texts = pc.take(full, pa.array(idx)).to_pylist()
+    counts = count_tokens([t or "" for t in texts])
+    values = tokens.to_pylist()
+    for i, c in zip(idx, counts, strict=True):
+        values[i] = c
+    return pa.array(values, pa.int64()), missing
+
+
+def call_features(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Stored row with per-call features for every canonical row in ``batch``."""
+    system = batch.column("system_text")
+    user = batch.column("user_text")
+    history = batch.column("history_text")
+    response = batch.column("response_text")
+    norm_user = _normalise(user)
+    norm_system = _normalise(system)
+    prefix, suffix = _template_hashes(norm_user)
+    asking = pc.binary_join_element_wise(pc.fill_null(system, ""), pc.fill_null(user, ""), "\n")
+    prompt_tokens, estimated = _prompt_tokens(batch)
+    ips = batch.column("client_ip").to_pylist()
+    columns: dict[str, pa.Array] = {f.name: batch.column(f.name) for f in _KEPT}
+    columns["prompt_tokens"] = prompt_tokens
+    columns.update(
+        prompt_tokens_estimated=estimated,
+        system_chars=pc.cast(pc.fill_null(pc.utf8_length(system), 0), pa.int64()),
+        user_chars=pc.cast(pc.fill_null(pc.utf8_length(user), 0), pa.int64()),
+        history_chars=pc.cast(pc.fill_null(pc.utf8_length(history), 0), pa.int64()),
+        response_chars=pc.cast(pc.fill_null(pc.utf8_length(response), 0), pa.int64()),
+        prompt_hash=pa.array(stable_hashes(norm_user.to_pylist()), pa.int64()),
+        system_hash=pa.array(stable_hashes(norm_system.to_pylist()), pa.int64()),
+        template_prefix=prefix,
+        template_suffix=suffix,
+        cot=pc.fill_null(pc.match_substring_regex(asking, COT_REGEX), False),
+        script=_dominant_script(user),
+        ip_prefix=pa.array([ip_prefix(ip) if ip else None for ip in ips], pa.string()),
+        system_excerpt=_excerpt(system),
+        user_excerpt=_excerpt(user),
+        response_excerpt=_excerpt(response),
+    )
+    arrays = [columns[f.name] for f in CALL_FEATURES_SCHEMA]
+    return pa.RecordBatch.from_arrays(arrays, schema=CALL_FEATURES_SCHEMA)

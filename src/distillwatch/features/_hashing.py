@@ -1,0 +1,28 @@
+"""Stable 63-bit hashes of strings (hashlib, so every engine and process agrees)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+__all__ = ["stable_hash", "stable_hashes"]
+
+
+def stable_hash(text: str) -> int:
+    """A non-negative int64 from blake2b: equal for equal text, in every process and engine."""
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def stable_hashes(texts: Iterable[str | None]) -> list[int | None]:
+    """``stable_hash`` over a column; nulls and empty strings stay null."""
+    blake = hashlib.blake2b
+    out: list[int | None] = []
+    append = out.append
+    for text in texts:
+        if not text:
+            append(None)
+        else:
+            append(int.from_bytes(blake(text.encode("utf-8"), digest_size=8).digest(), "little")
+                   & 0x7FFF_FFFF_FFFF_FFFF)
+    return out

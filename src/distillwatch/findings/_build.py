@@ -1,0 +1,106 @@
+"""Build findings for flagged accounts from scores, profiles and the store."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import defaultdict
+from typing import Any
+
+import pyarrow as pa
+
+from distillwatch.detect import NORMAL, ScoreResult
+from distillwatch.findings._model import AccountFinding, Example, ReasonEvidence
+from distillwatch.ingest import Store
+from distillwatch.profile import daily_series
+
+__all__ = ["EXAMPLES_SQL", "build_account_findings", "redact_text"]
+
+EXAMPLES_SQL = """
+SELECT account_id, request_id, ts, model, system_excerpt, user_excerpt, response_excerpt,
+    max_tokens, temperature, n, logprobs, top_logprobs, logit_bias_size, reasoning_effort, cot,
+    completion_tokens
+FROM (
+    SELECT *, row_number() OVER (
+        PARTITION BY account_id
+        ORDER BY (CASE WHEN cot OR COALESCE(top_logprobs, 0) >= 5 OR logit_bias_size > 0
+                       OR COALESCE(n, 1) > 1 THEN 0 ELSE 1 END), prompt_hash, request_id) AS r
+    FROM calls WHERE account_id IN (SELECT * FROM UNNEST(?)) AND user_excerpt IS NOT NULL
+) s WHERE r <= ?
+ORDER BY account_id, r
+"""
+
+_STAT_COLUMNS = (
+    "n_calls", "n_ok", "prompt_tokens", "completion_tokens", "reasoning_tokens", "active_days",
+    "distinct_prompts", "distinct_keys", "distinct_ips", "distinct_ip_prefixes",
+    "distinct_user_agents", "distinct_end_users", "distinct_models",
+)
+
+
+def redact_text(text: str | None) -> str | None:
+    """Replace a text with its hash and length (``--redact``)."""
+    if text is None:
+        return None
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    return f"[redacted sha256:{digest} {len(text)} chars]"
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def build_account_findings(
+    store: Store,
+    profiles: pa.Table,
+    scores: ScoreResult,
+    *,
+    examples_per_account: int = 3,
+    redact: bool = False,
+    clusters: dict[str, str] | None = None,
+) -> list[AccountFinding]:
+    """One finding per account whose verdict is not normal, riskiest first."""
+    flagged = [i for i, v in enumerate(scores.verdicts) if v != NORMAL]
+    flagged.sort(key=lambda i: (-float(scores.risk[i]), scores.account_ids[i]))
+    ids = [scores.account_ids[i] for i in flagged]
+    if not ids:
+        return []
+    rows = {r["account_id"]: r for r in profiles.to_pylist() if r["account_id"] in set(ids)}
+    series: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in daily_series(store, ids).to_pylist():
+        series[r["account_id"]].append({
+            "day": r["day"].isoformat(), "calls": r["calls"],
+            "prompt_tokens": r["prompt_tokens"], "completion_tokens": r["completion_tokens"]})
+    examples: dict[str, list[Example]] = defaultdict(list)
+    shown = redact_text if redact else (lambda t: t)
+    for r in store.query_arrow(EXAMPLES_SQL, [ids, examples_per_account]).to_pylist():
+        params = {k: r[k] for k in ("max_tokens", "temperature", "n", "logprobs", "top_logprobs",
+                                    "logit_bias_size", "reasoning_effort", "cot",
+                                    "completion_tokens") if r[k] not in (None, False, 0)}
+        examples[r["account_id"]].append(Example(
+            r["request_id"], _iso(r["ts"]) or "", r["model"], shown(r["system_excerpt"]),
+            shown(r["user_excerpt"]), shown(r["response_excerpt"]), params))
+    findings = []
+    for i in flagged:
+        acc = scores.account_ids[i]
+        row = rows[acc]
+        stats = {k: _clean(row.get(k)) for k in _STAT_COLUMNS}
+        stats["first_seen"] = _iso(row.get("first_ts"))
+        stats["last_seen"] = _iso(row.get("last_ts"))
+        reasons = tuple(
+            ReasonEvidence(r.code, r.describe(), _clean(r.value), _clean(r.baseline),
+                           r.contribution)
+            for r in scores.reasons[i])
+        findings.append(AccountFinding(
+            account_id=acc, risk=float(scores.risk[i]), verdict=scores.verdicts[i],
+            reasons=reasons, stats=stats, timeline=tuple(series.get(acc, [])),
+            examples=tuple(examples.get(acc, [])),
+            cluster_id=(clusters or {}).get(acc)))
+    return findings

@@ -1,0 +1,122 @@
+"""The embedded store: one DuckDB file holding the calls (with features) and the accounts.
+
+Writes are idempotent on ``request_id``: a batch lands in a staging table first and is merged
+with an anti-join, so re-scanning overlapping logs adds nothing twice, and a new log adds to
+what is there (incremental).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from distillwatch.errors import InputError
+
+__all__ = ["MergeResult", "Store"]
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """How many staged rows were new, and how many were already stored or repeated."""
+
+    added: int
+    duplicates: int
+
+
+class Store:
+    """A DuckDB database with the ``calls`` and ``accounts`` tables."""
+
+    def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
+        self.path = str(path)
+        try:
+            self.con = duckdb.connect(self.path)
+        except duckdb.Error as exc:
+            raise InputError(f"cannot open the database: {exc}", path=self.path) from exc
+        self.con.execute("SET TimeZone = 'UTC'")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        self._staging_ready = False
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema -------------------------------------------------------------------------------
+    def _ensure_table(self, name: str, schema: pa.Schema) -> None:
+        empty = pa.Table.from_batches([], schema=schema)
+        self.con.register("_empty", empty)
+        self.con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT * FROM _empty WHERE false")
+        self.con.unregister("_empty")
+
+    def has_table(self, name: str) -> bool:
+        rows = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchall()
+        return bool(rows and rows[0][0])
+
+    # -- calls --------------------------------------------------------------------------------
+    def stage(self, batch: pa.RecordBatch) -> None:
+        """Append one feature batch to the staging table (merged by ``merge_staged``)."""
+        if not self._staging_ready:
+            self._ensure_table("calls", batch.schema)
+            self.con.execute("DROP TABLE IF EXISTS _staging")
+            self._ensure_table("_staging", batch.schema)
+            self._staging_ready = True
+        self.con.register("_batch", batch)
+        self.con.execute("INSERT INTO _staging SELECT * FROM _batch")
+        self.con.unregister("_batch")
+
+    def merge_staged(self) -> MergeResult:
+        """Move staged rows into ``calls``: the first copy of each new request_id wins."""
+        if not self._staging_ready:
+            return MergeResult(0, 0)
+        staged = self._scalar("SELECT count(*) FROM _staging")
+        before = self._scalar("SELECT count(*) FROM calls")
+        self.con.execute(
+            """
+            INSERT INTO calls
+            SELECT * EXCLUDE (_rank) FROM (
+                SELECT s.*, row_number() OVER (
+                    PARTITION BY s.request_id ORDER BY s.source, s.line) AS _rank
+                FROM _staging s
+                ANTI JOIN calls c ON c.request_id = s.request_id
+            ) WHERE _rank = 1
+            """
+        )
+        self.con.execute("DROP TABLE _staging")
+        self._staging_ready = False
+        added = self._scalar("SELECT count(*) FROM calls") - before
+        return MergeResult(added, staged - added)
+
+    def count_calls(self) -> int:
+        return self._scalar("SELECT count(*) FROM calls") if self.has_table("calls") else 0
+
+    # -- accounts -----------------------------------------------------------------------------
+    def upsert_accounts(self, table: pa.Table) -> int:
+        """Insert or replace account rows (the latest accounts file wins)."""
+        self._ensure_table("accounts", table.schema)
+        self.con.register("_acc", table)
+        self.con.execute("DELETE FROM accounts WHERE account_id IN (SELECT account_id FROM _acc)")
+        self.con.execute("INSERT INTO accounts SELECT * FROM _acc")
+        self.con.unregister("_acc")
+        return table.num_rows
+
+    def ensure_accounts(self, schema: pa.Schema) -> None:
+        self._ensure_table("accounts", schema)
+
+    # -- queries ------------------------------------------------------------------------------
+    def query_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        return self.con.sql(sql, params=params or None).to_arrow_table()
+
+    def _scalar(self, sql: str) -> int:
+        rows = self.con.execute(sql).fetchall()
+        return int(rows[0][0]) if rows else 0

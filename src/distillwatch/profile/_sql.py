@@ -1,0 +1,184 @@
+"""Per-account profile as one SQL text over the ``calls`` table.
+
+Kept to the SQL subset that DuckDB and Spark evaluate alike (COUNT, SUM, COUNT(DISTINCT),
+AVG(CASE ...), FILTER, LAG with request_id tie-breaks, EXTRACT(HOUR), LN, CAST AS DOUBLE, NULLIF
+around every divisor) so that a scale-out engine can run the same text.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ACCOUNT_PROFILE_SQL", "DAILY_SERIES_SQL"]
+
+#: Calls with at least this many requested output tokens count as "high max tokens".
+HIGH_MAX_TOKENS = 4000
+
+ACCOUNT_PROFILE_SQL = f"""
+WITH c AS (
+    SELECT *,
+        CASE WHEN n_assistant_turns = 0 AND history_chars = 0 THEN 1 ELSE 0 END AS single_turn,
+        CAST(EXTRACT(HOUR FROM ts) AS INTEGER) AS hour,
+        CAST(ts AS DATE) AS day,
+        CASE WHEN max_tokens >= {HIGH_MAX_TOKENS} THEN 1 ELSE 0 END AS high_max,
+        CASE WHEN (cot AND (max_tokens IS NULL OR max_tokens >= 1000))
+                  OR COALESCE(top_logprobs, 0) >= 5 OR logit_bias_size > 0
+                  OR COALESCE(n, 1) > 1 OR reasoning_effort = 'high'
+             THEN 1 ELSE 0 END AS harvest_like
+    FROM calls
+),
+gaps AS (
+    SELECT account_id,
+        CAST(date_diff('millisecond',
+            LAG(ts) OVER (PARTITION BY account_id ORDER BY ts, request_id), ts) AS DOUBLE)
+            / 1000.0 AS gap_s
+    FROM c
+),
+gap_stats AS (
+    SELECT account_id,
+        AVG(gap_s) AS gap_mean,
+        STDDEV_POP(gap_s) AS gap_std,
+        PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY gap_s) AS gap_median,
+        AVG(CASE WHEN gap_s < 1.0 THEN 1.0 ELSE 0.0 END) AS burst_share
+    FROM gaps WHERE gap_s IS NOT NULL GROUP BY account_id
+),
+hours AS (
+    SELECT account_id, hour, COUNT(*) AS k FROM c GROUP BY account_id, hour
+),
+hour_entropy AS (
+    SELECT h.account_id,
+        -SUM((CAST(h.k AS DOUBLE) / t.n) * LN(CAST(h.k AS DOUBLE) / t.n)) AS hour_entropy
+    FROM hours h JOIN (SELECT account_id, SUM(k) AS n FROM hours GROUP BY account_id) t
+        ON h.account_id = t.account_id
+    GROUP BY h.account_id
+),
+hourly AS (
+    SELECT account_id, day, hour, COUNT(*) AS k FROM c GROUP BY account_id, day, hour
+),
+peak AS (
+    SELECT account_id, MAX(k) AS peak_hour_calls, COUNT(*) AS active_hours
+    FROM hourly GROUP BY account_id
+),
+prefixes AS (
+    SELECT account_id, template_prefix AS t, COUNT(*) AS k
+    FROM c WHERE template_prefix IS NOT NULL GROUP BY account_id, template_prefix
+),
+suffixes AS (
+    SELECT account_id, template_suffix AS t, COUNT(*) AS k
+    FROM c WHERE template_suffix IS NOT NULL GROUP BY account_id, template_suffix
+),
+systems AS (
+    SELECT account_id, system_hash AS t, COUNT(*) AS k
+    FROM c WHERE system_hash IS NOT NULL GROUP BY account_id, system_hash
+),
+tops AS (
+    SELECT account_id, MAX(top_prefix) AS top_prefix, MAX(top_suffix) AS top_suffix,
+        MAX(top_system) AS top_system
+    FROM (
+        SELECT account_id, MAX(k) AS top_prefix, 0 AS top_suffix, 0 AS top_system
+        FROM prefixes GROUP BY account_id
+        UNION ALL
+        SELECT account_id, 0, MAX(k), 0 FROM suffixes GROUP BY account_id
+        UNION ALL
+        SELECT account_id, 0, 0, MAX(k) FROM systems GROUP BY account_id
+    ) u GROUP BY account_id
+),
+prompt_models AS (
+    SELECT account_id, prompt_hash, COUNT(DISTINCT model) AS models, COUNT(*) AS k
+    FROM c WHERE prompt_hash IS NOT NULL GROUP BY account_id, prompt_hash
+),
+repeats AS (
+    SELECT account_id,
+        AVG(CASE WHEN models > 1 THEN 1.0 ELSE 0.0 END) AS cross_model_repeat_share,
+        AVG(CASE WHEN k > 1 THEN 1.0 ELSE 0.0 END) AS repeated_prompt_share
+    FROM prompt_models GROUP BY account_id
+),
+base AS (
+    SELECT account_id,
+        COUNT(*) AS n_calls,
+        COUNT(*) FILTER (WHERE status >= 200 AND status < 300) AS n_ok,
+        AVG(CASE WHEN status = 429 THEN 1.0 ELSE 0.0 END) AS rate_limited_share,
+        AVG(CASE WHEN status >= 500 OR (status >= 400 AND status <> 429) THEN 1.0 ELSE 0.0 END)
+            AS error_share,
+        MIN(ts) AS first_ts,
+        MAX(ts) AS last_ts,
+        COUNT(DISTINCT day) AS active_days,
+        CAST(SUM(COALESCE(prompt_tokens, 0)) AS DOUBLE) AS prompt_tokens,
+        CAST(SUM(COALESCE(completion_tokens, 0)) AS DOUBLE) AS completion_tokens,
+        CAST(SUM(COALESCE(reasoning_tokens, 0)) AS DOUBLE) AS reasoning_tokens,
+        AVG(CAST(completion_tokens AS DOUBLE)) AS mean_completion_tokens,
+        AVG(CAST(prompt_tokens AS DOUBLE)) AS mean_prompt_tokens,
+        AVG(CAST(user_chars AS DOUBLE)) AS mean_user_chars,
+        AVG(CAST(system_chars AS DOUBLE)) AS mean_system_chars,
+        COUNT(DISTINCT prompt_hash) AS distinct_prompts,
+        COUNT(DISTINCT system_hash) AS distinct_systems,
+        AVG(CAST(single_turn AS DOUBLE)) AS single_turn_share,
+        AVG(CASE WHEN cot THEN 1.0 ELSE 0.0 END) AS cot_share,
+        AVG(CASE WHEN reasoning_effort = 'high' THEN 1.0 ELSE 0.0 END) AS effort_high_share,
+        AVG(CASE WHEN COALESCE(reasoning_tokens, 0) > 0 THEN 1.0 ELSE 0.0 END)
+            AS reasoning_share,
+        AVG(CASE WHEN logprobs THEN 1.0 ELSE 0.0 END) AS logprobs_share,
+        AVG(CASE WHEN COALESCE(top_logprobs, 0) >= 10 THEN 1.0 ELSE 0.0 END)
+            AS top_logprobs_high_share,
+        AVG(CASE WHEN logit_bias_size > 0 THEN 1.0 ELSE 0.0 END) AS logit_bias_share,
+        AVG(CASE WHEN max_tokens <= 5 THEN 1.0 ELSE 0.0 END) AS tiny_max_tokens_share,
+        AVG(CAST(high_max AS DOUBLE)) AS high_max_tokens_share,
+        AVG(CASE WHEN COALESCE(n, 1) > 1 THEN 1.0 ELSE 0.0 END) AS multi_sample_share,
+        AVG(CAST(COALESCE(n, 1) AS DOUBLE)) AS mean_n,
+        AVG(CASE WHEN temperature = 0 THEN 1.0 ELSE 0.0 END) AS temp_zero_share,
+        AVG(CASE WHEN seed_set THEN 1.0 ELSE 0.0 END) AS seed_share,
+        AVG(CASE WHEN finish_reason = 'length' THEN 1.0 ELSE 0.0 END) AS truncated_share,
+        AVG(CASE WHEN n_tools > 0 OR n_tool_messages > 0 THEN 1.0 ELSE 0.0 END) AS tools_share,
+        AVG(CASE WHEN end_user IS NOT NULL THEN 1.0 ELSE 0.0 END) AS end_user_share,
+        AVG(CAST(harvest_like AS DOUBLE)) AS harvest_like_share,
+        SUM(harvest_like) AS harvest_like_calls,
+        AVG(CASE WHEN script IS NOT NULL AND script <> 'latin' THEN 1.0 ELSE 0.0 END)
+            AS non_latin_share,
+        COUNT(DISTINCT script) AS distinct_scripts,
+        COUNT(DISTINCT key_id) AS distinct_keys,
+        COUNT(DISTINCT client_ip) AS distinct_ips,
+        COUNT(DISTINCT ip_prefix) AS distinct_ip_prefixes,
+        COUNT(DISTINCT user_agent) AS distinct_user_agents,
+        COUNT(DISTINCT end_user) AS distinct_end_users,
+        COUNT(DISTINCT model) AS distinct_models,
+        COUNT(DISTINCT param_keys) AS distinct_request_shapes
+    FROM c GROUP BY account_id
+)
+SELECT b.*,
+    CAST(b.distinct_prompts AS DOUBLE) / NULLIF(b.n_calls, 0) AS distinct_prompt_rate,
+    b.completion_tokens / NULLIF(b.prompt_tokens, 0) AS out_in_ratio,
+    CAST(b.n_calls AS DOUBLE) / NULLIF(b.active_days, 0) AS calls_per_active_day,
+    CAST(GREATEST(COALESCE(t.top_prefix, 0), COALESCE(t.top_suffix, 0)) AS DOUBLE)
+        / NULLIF(b.n_calls, 0) AS top_template_share,
+    CAST(COALESCE(t.top_system, 0) AS DOUBLE) / NULLIF(b.n_calls, 0) AS top_system_share,
+    g.gap_std / NULLIF(g.gap_mean, 0) AS gap_cv,
+    g.gap_median,
+    g.burst_share,
+    he.hour_entropy,
+    p.peak_hour_calls,
+    p.active_hours,
+    r.cross_model_repeat_share,
+    r.repeated_prompt_share,
+    a.created_at,
+    COALESCE(a.allowlisted, FALSE) AS allowlisted,
+    a.payment_fingerprint,
+    a.email_domain,
+    CAST(date_diff('hour', a.created_at, b.first_ts) AS DOUBLE) / 24.0 AS account_age_days
+FROM base b
+LEFT JOIN tops t ON t.account_id = b.account_id
+LEFT JOIN gap_stats g ON g.account_id = b.account_id
+LEFT JOIN hour_entropy he ON he.account_id = b.account_id
+LEFT JOIN peak p ON p.account_id = b.account_id
+LEFT JOIN repeats r ON r.account_id = b.account_id
+LEFT JOIN accounts a ON a.account_id = b.account_id
+ORDER BY b.account_id
+"""
+
+#: Calls and tokens per account and day, for the report's timelines.
+DAILY_SERIES_SQL = """
+SELECT account_id, CAST(ts AS DATE) AS day, COUNT(*) AS calls,
+    CAST(SUM(COALESCE(prompt_tokens, 0)) AS DOUBLE) AS prompt_tokens,
+    CAST(SUM(COALESCE(completion_tokens, 0)) AS DOUBLE) AS completion_tokens
+FROM calls
+WHERE account_id IN (SELECT * FROM UNNEST(?))
+GROUP BY account_id, CAST(ts AS DATE)
+ORDER BY account_id, day
+"""

@@ -1,0 +1,149 @@
+"""The scan pipeline: logs -> store -> profiles -> scores -> findings -> output files.
+
+This is the library form of ``distillwatch scan``; the CLI only parses options and prints.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from distillwatch.detect import HARVESTING, SUSPICIOUS, AccountScorer, LinearModel
+from distillwatch.errors import InputError
+from distillwatch.features import call_features
+from distillwatch.findings import build_account_findings
+from distillwatch.ingest import (
+    ReadStats,
+    Store,
+    expand_inputs,
+    read_accounts,
+    read_canonical_batches,
+)
+from distillwatch.profile import account_profiles
+from distillwatch.report import write_accounts_csv, write_findings_jsonl, write_report
+
+__all__ = ["ScanOptions", "ScanSummary", "ingest", "scan"]
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """Everything a scan needs besides its inputs."""
+
+    out: Path
+    db: Path = Path("distillwatch.duckdb")
+    accounts: str | None = None
+    fmt: str = "traffic"
+    strict: bool = False
+    redact: bool = False
+    batch_size: int = 8192
+    model: LinearModel | None = None
+
+
+@dataclass
+class ScanSummary:
+    """What a scan did, for the closing summary and the report header."""
+
+    read: ReadStats = field(default_factory=ReadStats)
+    added: int = 0
+    duplicates: int = 0
+    calls: int = 0
+    accounts: int = 0
+    harvesting: int = 0
+    suspicious: int = 0
+    account_file_bad: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.read.files,
+            "lines": self.read.rows,
+            "good_lines": self.read.good,
+            "bad_lines": self.read.bad,
+            "bad_by_file": self.read.bad_by_file,
+            "bad_examples": [str(b) for b in self.read.bad_examples],
+            "added": self.added,
+            "duplicates": self.duplicates,
+            "calls": self.calls,
+            "accounts": self.accounts,
+            "harvesting": self.harvesting,
+            "suspicious": self.suspicious,
+            "account_file_bad": self.account_file_bad,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "outputs": self.outputs,
+        }
+
+
+Progress = Callable[[int], None]
+
+
+def ingest(store: Store, inputs: Sequence[str], options: ScanOptions, summary: ScanSummary,
+           on_rows: Progress | None = None) -> None:
+    """Read inputs and the accounts file into the store (idempotent, incremental)."""
+    if options.accounts:
+        bad: list[InputError] = []
+        store.upsert_accounts(read_accounts(options.accounts, strict=options.strict, bad=bad))
+        summary.account_file_bad = [str(b) for b in bad]
+    files = expand_inputs(list(inputs))
+    try:
+        for batch in read_canonical_batches(files, fmt=options.fmt,
+                                            batch_size=options.batch_size,
+                                            strict=options.strict, stats=summary.read,
+                                            on_rows=on_rows):
+            store.stage(call_features(batch))
+    finally:  # a fatal error (strict mode) keeps everything read before it
+        merged = store.merge_staged()
+        summary.added += merged.added
+        summary.duplicates += merged.duplicates
+
+
+def scan(inputs: Sequence[str], options: ScanOptions, *, on_rows: Progress | None = None,
+         on_stage: Callable[[str], None] | None = None) -> ScanSummary:
+    """Run the whole scan and write ``accounts.csv``, ``findings.jsonl`` and ``report.html``."""
+    summary = ScanSummary()
+    stage = on_stage or (lambda _name: None)
+    options.out.mkdir(parents=True, exist_ok=True)
+    with Store(options.db) as store:
+        t0 = time.perf_counter()
+        stage("ingest")
+        ingest(store, inputs, options, summary, on_rows)
+        t1 = time.perf_counter()
+        summary.calls = store.count_calls()
+        if summary.calls == 0:
+            raise InputError("no usable call in the inputs"
+                             + (f" ({summary.read.bad} bad lines)" if summary.read.bad else ""),
+                             path=", ".join(summary.read.files) or None)
+        stage("profile")
+        profiles = account_profiles(store)
+        t2 = time.perf_counter()
+        stage("score")
+        scorer = AccountScorer(options.model).fit(profiles)
+        scores = scorer.score(profiles)
+        t3 = time.perf_counter()
+        stage("report")
+        findings = build_account_findings(store, profiles, scores, redact=options.redact)
+        summary.accounts = len(scores.account_ids)
+        summary.harvesting = sum(v == HARVESTING for v in scores.verdicts)
+        summary.suspicious = sum(v == SUSPICIOUS for v in scores.verdicts)
+        first = profiles.column("first_ts").to_pylist()
+        last = profiles.column("last_ts").to_pylist()
+        paths = {
+            "accounts": options.out / "accounts.csv",
+            "findings": options.out / "findings.jsonl",
+            "report": options.out / "report.html",
+        }
+        write_accounts_csv(paths["accounts"], scores)
+        write_findings_jsonl(paths["findings"], findings)
+        header = summary.as_dict()
+        header["redacted"] = options.redact
+        header["first_seen"] = min(first).strftime("%Y-%m-%d %H:%M") if first else None
+        header["last_seen"] = max(last).strftime("%Y-%m-%d %H:%M") if last else None
+        write_report(paths["report"], findings, header)
+        summary.outputs = {k: str(v) for k, v in paths.items()}
+        t4 = time.perf_counter()
+        summary.seconds = {"ingest": t1 - t0, "profile": t2 - t1, "score": t3 - t2,
+                           "report": t4 - t3, "total": t4 - t0}
+    return summary
