@@ -6,7 +6,7 @@ provenance columns, which the reader appends.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from distillwatch.ingest._secrets import safe_key_id
@@ -148,6 +148,8 @@ def canonical_row(record: dict[str, Any]) -> tuple[Any, ...]:
     """Flatten a valid traffic-log v1 record into the canonical column order."""
     request = record["request"]
     ts: datetime | None = parse_ts(record["ts"])
+    if ts is not None:
+        ts = ts.astimezone(UTC)
     system, user, history, n_msgs, n_user, n_asst, n_tool = _prompt_texts(request)
     (finish, n_choices, p_tok, c_tok, r_tok, resp_lp, r_chars,
      response_text) = _response_facts(record.get("response"))

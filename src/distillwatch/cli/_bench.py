@@ -1,0 +1,49 @@
+"""``distillwatch bench``: measure detection quality and cost on a fixed simulated suite."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from distillwatch.bench import SIZES, BenchConfig, run_bench
+
+__all__ = ["bench"]
+
+
+@click.command("bench")
+@click.option(
+    "--corpora", type=click.Path(exists=True, path_type=Path), default=None,
+    help="Prompt corpora for simulate (passed through as --corpora).",
+)
+@click.option(
+    "--size", type=click.Choice(SIZES), default="small", show_default=True,
+    help="Suite size: small (~300 accounts), medium (~3,000), large (~30M calls).",
+)
+@click.option(
+    "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Where to write the JSON results [default: bench/results/<size>.json in the "
+    "repository, else WORKDIR/bench.json].",
+)
+@click.option(
+    "--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Folder for the suite and the detector outputs [default: a new temporary folder].",
+)
+@click.option("--keep", is_flag=True, help="Keep the work files (deleted by default).")
+def bench(
+    corpora: Path | None, size: str, json_path: Path | None, workdir: Path | None, keep: bool
+) -> None:
+    """Measure detection quality and speed on a fixed simulated suite.
+
+    Runs `distillwatch simulate`, then `scan` and `watch` exactly as a user would (labels are
+    never passed to them), and scores their outputs against the labels: AUROC and TPR at low
+    FPR, recall and false positives per profile, rings, time to detect, and cost. Commands
+    that do not exist yet or fail show as "not available".
+    """
+    run_bench(
+        BenchConfig(
+            size=size, corpora=corpora, json_path=json_path, workdir=workdir, keep=keep,
+            command=["distillwatch", *sys.argv[1:]],
+        )
+    )
