@@ -1,0 +1,131 @@
+"""The account scorer orders simple cases the way an analyst would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from factories import make_event, write_jsonl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from distillwatch.detect import (
+    INDICATORS,
+    AccountScorer,
+    LinearModel,
+    fit_logistic,
+    load_default_model,
+    verdict_for,
+)
+from distillwatch.features import call_features
+from distillwatch.ingest import Store, read_canonical_batches
+from distillwatch.profile import account_profiles
+
+
+def _profiles(tmp_path: Path, records: list[dict[str, object]]) -> pa.Table:
+    path = write_jsonl(tmp_path / "t.jsonl", records)
+    with Store(tmp_path / "db.duckdb") as store:
+        for batch in read_canonical_batches([str(path)]):
+            store.stage(call_features(batch))
+        store.merge_staged()
+        return account_profiles(store)
+
+
+def _chatty(account: str, n: int) -> list[dict[str, object]]:
+    topics = ["my cat", "a birthday party", "the garden", "a job interview", "a trip to Rome"]
+    return [make_event(account, user_text=f"Can you help me plan {topics[i % 5]}? ({i % 3})",
+                       history=[{"role": "user", "content": "hi"},
+                                {"role": "assistant", "content": "Hello! How can I help?"}],
+                       user=f"u{i % 7}", completion_tokens=150, max_tokens=512)
+            for i in range(n)]
+
+
+def _harvester(account: str, count: int, **params: object) -> list[dict[str, object]]:
+    subjects = ["algebra", "organic chemistry", "medieval history", "python decorators",
+                "tax law", "plate tectonics", "poetry meter", "game theory"]
+    return [make_event(account, user_text=f"Explain {subjects[i % 8]} problem #{i} step by step "
+                                          f"with full reasoning.",
+                       completion_tokens=2500, prompt_tokens=40, **params)
+            for i in range(count)]
+
+
+def test_harvesters_outrank_chat_apps(tmp_path: Path) -> None:
+    records = []
+    for a in range(8):
+        records += _chatty(f"acct_chat{a}", 60)
+    records += _harvester("acct_cot", 60, max_tokens=8000, n=4, reasoning_effort="high")
+    records += _harvester("acct_lp", 60, logprobs=True, top_logprobs=20, max_tokens=1,
+                          logit_bias={"11": 5})
+    profiles = _profiles(tmp_path, records)
+    scorer = AccountScorer().fit(profiles)
+    result = scorer.score(profiles)
+    risk = dict(zip(result.account_ids, result.risk, strict=True))
+    chat_max = max(v for k, v in risk.items() if k.startswith("acct_chat"))
+    assert risk["acct_cot"] > chat_max and risk["acct_lp"] > chat_max
+    verdicts = dict(zip(result.account_ids, result.verdicts, strict=True))
+    assert verdicts["acct_cot"] == "harvesting"
+    assert all(verdicts[f"acct_chat{a}"] == "normal" for a in range(8))
+    codes = {r.code for r in result.reasons[result.account_ids.index("acct_lp")]}
+    assert codes & {"TOP_LOGPROBS", "LOGIT_BIAS", "HARVEST_STYLE_SHARE"}
+    for reason in result.reasons[result.account_ids.index("acct_cot")]:
+        assert reason.contribution > 0 and reason.describe()
+
+
+def test_more_harvest_style_means_more_risk(tmp_path: Path) -> None:
+    records = []
+    for a in range(6):
+        records += _chatty(f"acct_chat{a}", 40)
+    records += _chatty("acct_mixed_low", 38) + _harvester("acct_mixed_low", 2, n=4)
+    records += _chatty("acct_mixed_high", 20) + _harvester("acct_mixed_high", 20, n=4)
+    result = AccountScorer().fit(p := _profiles(tmp_path, records)).score(p)
+    risk = dict(zip(result.account_ids, result.risk, strict=True))
+    assert risk["acct_mixed_high"] > risk["acct_mixed_low"] > 0
+
+
+def test_allowlisted_accounts_are_lowered_never_hidden() -> None:
+    model = load_default_model()
+    assert verdict_for(0.99, model) == "harvesting"
+    assert verdict_for(0.99, model, allowlisted=True) == "suspicious"
+    assert verdict_for(0.0, model) == "normal"
+
+
+def test_the_shipped_model_covers_every_indicator() -> None:
+    model = load_default_model()
+    assert set(model.weights) == {ind.code for ind in INDICATORS}
+    assert 0 < model.suspicious_threshold < model.harvesting_threshold < 1
+    assert LinearModel.from_json(model.to_json()) == model
+
+
+def test_logistic_fit_separates_a_separable_toy_problem() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    y = (x[:, 0] - 2 * x[:, 1] > 0).astype(float)
+    w, b = fit_logistic(x, y, l2=0.1)
+    assert w[0] > 0 > w[1] and abs(w[2]) < abs(w[0])
+    accuracy = float((((x @ w + b) > 0) == (y > 0)).mean())
+    assert accuracy > 0.97
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-5, 5), min_size=len(INDICATORS), max_size=len(INDICATORS)),
+       st.integers(0, len(INDICATORS) - 1), st.floats(0.01, 2))
+def test_risk_is_monotone_in_each_weighted_indicator(xs: list[float], j: int,
+                                                     delta: float) -> None:
+    model = load_default_model()
+    x = np.array([xs])
+    bumped = x.copy()
+    bumped[0, j] += delta
+    before, after = model.predict(x)[0], model.predict(bumped)[0]
+    assert 0.0 <= before <= 1.0
+    w = model.vector()[j]
+    if w > 0:
+        assert after >= before
+    elif w < 0:
+        assert after <= before
+
+
+@pytest.mark.parametrize("risk", [0.0, 0.3, 1.0])
+def test_verdicts_cover_the_risk_range(risk: float) -> None:
+    assert verdict_for(risk, load_default_model()) in {"harvesting", "suspicious", "normal"}
