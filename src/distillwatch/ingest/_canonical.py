@@ -95,8 +95,14 @@ def _num(value: Any) -> float | None:
     return float(value)
 
 
-def _int(value: Any) -> int | None:
+_INT32_MAX = 2**31 - 1
+
+
+def _int(value: Any, limit: int = _INT32_MAX) -> int | None:
+    """An integer that fits the canonical column, else ``None`` (never an overflow)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if value != value or not -limit <= value <= limit:
         return None
     return int(value)
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 from distillwatch.errors import InputError
 
@@ -52,11 +52,11 @@ def _gunzip(raw: BinaryIO) -> BinaryIO:
     try:
         from isal import igzip_threaded  # fast inflate in a second thread
 
-        return igzip_threaded.open(raw, "rb", threads=1)  # type: ignore[no-any-return]
+        return cast(BinaryIO, igzip_threaded.open(raw, "rb", threads=1))
     except ImportError:  # pragma: no cover - isal is a dependency; gzip is the fallback
         import gzip
 
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))
 
 
 @contextmanager
@@ -71,9 +71,10 @@ def open_input(name: str) -> Iterator[BinaryIO]:
         except OSError as exc:
             raise InputError(f"cannot open: {exc.strerror}", path=name) from exc
         close_raw = True
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    buffered = cast(BinaryIO, raw if isinstance(raw, io.BufferedReader)
+                    else io.BufferedReader(cast(Any, raw)))
     try:
-        head = buffered.peek(2)[:2]
+        head = cast(io.BufferedReader, buffered).peek(2)[:2]
         stream: BinaryIO = _gunzip(buffered) if head == _GZIP_MAGIC else buffered
         try:
             yield stream

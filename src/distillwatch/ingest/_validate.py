@@ -128,6 +128,8 @@ def validate_traffic_record(obj: Any) -> tuple[str, str] | None:
         return ("status", "is required")
     if isinstance(status, bool) or not isinstance(status, int):
         return ("status", "must be an integer")
+    if not 100 <= status <= 599:
+        return ("status", "must be an HTTP status between 100 and 599")
     problem = _check_number(obj, "latency_ms", "")
     if problem:
         return problem
