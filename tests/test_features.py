@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-from factories import make_event
 
 from distillwatch.features import (
     CALL_FEATURES_SCHEMA,
@@ -14,6 +13,7 @@ from distillwatch.features import (
     stable_hash,
 )
 from distillwatch.ingest import CANONICAL_SCHEMA, canonical_row
+from factories import make_event
 
 
 def features_of(*records: dict[str, object]) -> list[dict[str, object]]:
@@ -76,8 +76,9 @@ def test_short_prompts_carry_no_template_hash() -> None:
     assert features_of(make_event(user_text="hi there"))[0]["template_prefix"] is None
 
 
-def test_prompt_hash_ignores_case_and_whitespace() -> None:
-    a, b = features_of(make_event(user_text="Hello   World"), make_event(user_text="hello world"))
+def test_prompt_hash_ignores_case_and_surrounding_whitespace() -> None:
+    a, b = features_of(make_event(user_text="  Hello World\n"),
+                       make_event(user_text="hello world"))
     assert a["prompt_hash"] == b["prompt_hash"] == stable_hash("hello world")
 
 

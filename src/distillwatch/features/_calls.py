@@ -18,7 +18,7 @@ from distillwatch.features._hashing import stable_hashes
 from distillwatch.features._patterns import COT_REGEX
 from distillwatch.features._tokens import count_tokens
 from distillwatch.ingest._schema import CANONICAL_SCHEMA, STORED_TEXT_CHARS, TEXT_COLUMNS
-from distillwatch.ingest._secrets import redact_secrets
+from distillwatch.ingest._secrets import SECRET_PATTERN, redact_secrets
 
 __all__ = ["CALL_FEATURES_SCHEMA", "TEMPLATE_MIN_CHARS", "TEMPLATE_SPAN", "call_features",
            "ip_prefix"]
@@ -74,17 +74,29 @@ def ip_prefix(address: str) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/48", strict=False))
 
 
-def _normalise(text: pa.ChunkedArray | pa.Array) -> pa.Array:
-    lowered = pc.utf8_lower(pc.fill_null(text, ""))
-    return pc.utf8_trim_whitespace(pc.replace_substring_regex(lowered, r"\s+", " "))
+def _lower(text: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Lower-cased, trimmed text: equal prompts up to case and edge whitespace hash equal."""
+    return pc.utf8_lower(pc.utf8_trim_whitespace(pc.fill_null(text, "")))
 
 
-def _template_hashes(norm: pa.Array) -> tuple[pa.Array, pa.Array]:
-    masked = pc.replace_substring_regex(norm, r"[0-9]+", "0")
-    length = pc.utf8_length(masked)
-    long_enough = pc.greater_equal(length, TEMPLATE_MIN_CHARS)
-    prefix = pc.utf8_slice_codeunits(masked, 0, TEMPLATE_SPAN)
-    suffix = pc.utf8_slice_codeunits(masked, -TEMPLATE_SPAN)
+def _collapse(text: pa.Array) -> pa.Array:
+    """Whitespace runs to one space and digit runs to ``0``: the shape of a template end."""
+    return pc.replace_substring_regex(pc.replace_substring_regex(text, r"\s+", " "),
+                                      r"[0-9]+", "0")
+
+
+def _template_hashes(lowered: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Hashes of the first and last ``TEMPLATE_SPAN`` characters of long prompts.
+
+    The ends are cut wide first and normalised afterwards, so the regexes run on a few hundred
+    characters per call whatever the prompt's length.
+    """
+    long_enough = pc.greater_equal(pc.utf8_length(lowered), TEMPLATE_MIN_CHARS)
+    wide = 3 * TEMPLATE_SPAN
+    head = _collapse(pc.utf8_slice_codeunits(lowered, 0, wide))
+    tail = _collapse(pc.utf8_slice_codeunits(lowered, -wide))
+    prefix = pc.utf8_slice_codeunits(pc.utf8_ltrim_whitespace(head), 0, TEMPLATE_SPAN)
+    suffix = pc.utf8_slice_codeunits(pc.utf8_rtrim_whitespace(tail), -TEMPLATE_SPAN)
     empty = pa.scalar("", pa.string())
     prefix = pc.if_else(long_enough, prefix, empty)
     suffix = pc.if_else(long_enough, suffix, empty)
@@ -93,19 +105,39 @@ def _template_hashes(norm: pa.Array) -> tuple[pa.Array, pa.Array]:
 
 
 def _dominant_script(text: pa.Array) -> pa.Array:
-    best = pa.array([None] * len(text), pa.string())
-    best_count = pa.array([0] * len(text), pa.int32())
+    """The most frequent script among the first 200 characters (ASCII text is ``latin``)."""
+    head = pc.utf8_slice_codeunits(pc.fill_null(text, ""), 0, 200)
+    ascii_only = pc.string_is_ascii(head)
+    has_letter = pc.match_substring_regex(head, r"[A-Za-z]")
+    result = pc.if_else(pc.and_(ascii_only, has_letter), pa.scalar("latin"),
+                        pa.scalar(None, pa.string()))
+    rest = pc.indices_nonzero(pc.invert(ascii_only))
+    if len(rest) == 0:
+        return result
+    sub = pc.take(head, rest)
+    best = pa.array([None] * len(sub), pa.string())
+    best_count = pa.array([0] * len(sub), pa.int32())
     for name, pattern in _SCRIPTS:
-        count = pc.fill_null(pc.count_substring_regex(text, pattern), 0)
+        count = pc.fill_null(pc.count_substring_regex(sub, pattern), 0)
         better = pc.greater(count, best_count)
         best = pc.if_else(better, pa.scalar(name), best)
         best_count = pc.max_element_wise(best_count, count)
-    return best
+    values = result.to_pylist()
+    for i, v in zip(rest.to_pylist(), best.to_pylist(), strict=True):
+        values[i] = v
+    return pa.array(values, pa.string())
 
 
 def _excerpt(text: pa.Array) -> pa.Array:
+    """The first ``STORED_TEXT_CHARS`` characters, key-shaped substrings hashed."""
     cut = pc.utf8_slice_codeunits(text, 0, STORED_TEXT_CHARS)
-    return pa.array([redact_secrets(t) if t else t for t in cut.to_pylist()], pa.string())
+    suspect = pc.fill_null(pc.match_substring_regex(cut, SECRET_PATTERN), False)
+    if not pc.any(suspect).as_py():
+        return cut
+    values = cut.to_pylist()
+    for i in pc.indices_nonzero(suspect).to_pylist():
+        values[i] = redact_secrets(values[i])
+    return pa.array(values, pa.string())
 
 
 def _prompt_tokens(batch: pa.RecordBatch) -> tuple[pa.Array, pa.Array]:
@@ -132,8 +164,8 @@ def call_features(batch: pa.RecordBatch) -> pa.RecordBatch:
     user = batch.column("user_text")
     history = batch.column("history_text")
     response = batch.column("response_text")
-    norm_user = _normalise(user)
-    norm_system = _normalise(system)
+    norm_user = _lower(user)
+    norm_system = _lower(system)
     prefix, suffix = _template_hashes(norm_user)
     asking = pc.binary_join_element_wise(pc.fill_null(system, ""), pc.fill_null(user, ""), "\n")
     prompt_tokens, estimated = _prompt_tokens(batch)

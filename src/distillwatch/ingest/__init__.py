@@ -3,6 +3,8 @@
 from distillwatch.ingest._accounts import ACCOUNTS_SCHEMA, read_accounts
 from distillwatch.ingest._canonical import canonical_row, content_text
 from distillwatch.ingest._files import STDIN, expand_inputs, open_input
+from distillwatch.ingest._litellm import iter_litellm_spend_logs
+from distillwatch.ingest._otel import OtelStats, iter_otel_genai_spans
 from distillwatch.ingest._reader import FORMATS, BadLine, ReadStats, read_canonical_batches
 from distillwatch.ingest._schema import CANONICAL_SCHEMA, STORED_TEXT_CHARS
 from distillwatch.ingest._secrets import looks_like_secret, redact_secrets, safe_key_id
@@ -21,11 +23,14 @@ __all__ = [
     "STORED_TEXT_CHARS",
     "BadLine",
     "MergeResult",
+    "OtelStats",
     "ReadStats",
     "Store",
     "canonical_row",
     "content_text",
     "expand_inputs",
+    "iter_litellm_spend_logs",
+    "iter_otel_genai_spans",
     "looks_like_secret",
     "open_input",
     "parse_ts",

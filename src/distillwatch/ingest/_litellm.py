@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 import orjson
 
@@ -150,7 +150,7 @@ _NOT_PARSED = _NotParsed()
 
 
 def _line_error(path: Path, line: int, problem: str) -> InputError:
-    return InputError(f"line {problem}", path=str(path), line=line, field="<record>")
+    return InputError(f"line {problem}", path=str(path), line=line, field="<line>")
 
 
 def _iter_lines(
@@ -240,7 +240,7 @@ def nonempty_str(value: Any) -> str | None:
 
 
 def iter_litellm_spend_logs(
-    path: Path, stream: IO[bytes],
+    path: Path, stream: BinaryIO,
 ) -> Iterator[tuple[int, dict[str, Any] | InputError]]:
     """Convert a LiteLLM ``LiteLLM_SpendLogs`` export (JSON array, JSON Lines or CSV) to
     traffic-log v1 records, one ``(row_number, record_or_error)`` per input row."""
@@ -283,7 +283,7 @@ class _Prepended(io.RawIOBase):
         return len(data)
 
 
-def peek_first_byte(stream: IO[bytes]) -> tuple[bytes | None, IO[bytes]]:
+def peek_first_byte(stream: IO[bytes]) -> tuple[bytes | None, BinaryIO]:
     """The first non-whitespace byte and a stream that replays the input from its start, less
     a UTF-8 byte-order mark; the input stream need not be seekable."""
     head = b""

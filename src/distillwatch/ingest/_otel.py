@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -54,7 +54,11 @@ _STATUS_CODE_ERROR = 2
 
 @dataclass
 class OtelStats:
-    """What one call of :func:`iter_otel_genai_spans` saw; pass one in to read it afterwards."""
+    """What one call of :func:`iter_otel_genai_spans` saw; pass one in to read it afterwards.
+
+    ``spans == records + errors + skipped``: every span is a record, an error or skipped.
+    ``bad_documents`` counts lines or documents that are not JSON or not an OTLP export.
+    """
 
     documents: int = 0
     spans: int = 0
@@ -63,6 +67,7 @@ class OtelStats:
     skipped: int = 0
     skipped_by_operation: Counter[str] = field(default_factory=Counter)
     non_trace_documents: int = 0
+    bad_documents: int = 0
 
 
 class _SpanError(Exception):
@@ -190,7 +195,7 @@ def _json_attr(value: Any) -> Any:
 
 def iter_otel_genai_spans(
     path: Path,
-    stream: IO[bytes],
+    stream: BinaryIO,
     *,
     account_attr: str = "distillwatch.account_id",
     stats: OtelStats | None = None,
@@ -207,7 +212,7 @@ def iter_otel_genai_spans(
     source = iter_json_source(path, stream, "OTLP/JSON traces")
     for kind, number, document in source:
         if isinstance(document, InputError):
-            counts.errors += 1
+            counts.bad_documents += 1
             yield number, document
             continue
         documents = document if kind == "document" and isinstance(document, list) else [document]
@@ -217,7 +222,7 @@ def iter_otel_genai_spans(
             if not isinstance(doc, dict) or not (
                 "resourceSpans" in doc or "resourceLogs" in doc or "resourceMetrics" in doc
             ):
-                counts.errors += 1
+                counts.bad_documents += 1
                 yield number, InputError(
                     "not an OTLP/JSON ExportTraceServiceRequest (no resourceSpans)",
                     path=str(path), line=number, field="resourceSpans",
