@@ -12,7 +12,7 @@ import pyarrow as pa
 __all__ = ["CANONICAL_SCHEMA", "STORED_TEXT_CHARS", "TEXT_COLUMNS"]
 
 #: Characters of each text kept in the store for evidence and reports.
-STORED_TEXT_CHARS = 600
+STORED_TEXT_CHARS = 320
 
 #: Full-text columns that the feature stage reads and the store drops.
 TEXT_COLUMNS = ("system_text", "user_text", "history_text", "response_text")

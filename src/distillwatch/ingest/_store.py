@@ -51,10 +51,11 @@ class Store:
         self.close()
 
     # -- schema -------------------------------------------------------------------------------
-    def _ensure_table(self, name: str, schema: pa.Schema) -> None:
+    def _ensure_table(self, name: str, schema: pa.Schema, *, temp: bool = False) -> None:
         empty = pa.Table.from_batches([], schema=schema)
         self.con.register("_empty", empty)
-        self.con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT * FROM _empty WHERE false")
+        kind = "TEMP TABLE" if temp else "TABLE"
+        self.con.execute(f"CREATE {kind} IF NOT EXISTS {name} AS SELECT * FROM _empty WHERE false")
         self.con.unregister("_empty")
 
     def has_table(self, name: str) -> bool:
@@ -69,7 +70,7 @@ class Store:
         if not self._staging_ready:
             self._ensure_table("calls", batch.schema)
             self.con.execute("DROP TABLE IF EXISTS _staging")
-            self._ensure_table("_staging", batch.schema)
+            self._ensure_table("_staging", batch.schema, temp=True)
             self._staging_ready = True
         self.con.register("_batch", batch)
         self.con.execute("INSERT INTO _staging SELECT * FROM _batch")
@@ -81,17 +82,22 @@ class Store:
             return MergeResult(0, 0)
         staged = self._scalar("SELECT count(*) FROM _staging")
         before = self._scalar("SELECT count(*) FROM calls")
-        self.con.execute(
-            """
-            INSERT INTO calls
-            SELECT * EXCLUDE (_rank) FROM (
-                SELECT s.*, row_number() OVER (
-                    PARTITION BY s.request_id ORDER BY s.source, s.line) AS _rank
-                FROM _staging s
-                ANTI JOIN calls c ON c.request_id = s.request_id
-            ) WHERE _rank = 1
-            """
-        )
+        repeated = staged - self._scalar("SELECT count(DISTINCT request_id) FROM _staging")
+        if repeated:  # the first copy of an id repeated within this run wins
+            self.con.execute(
+                """
+                INSERT INTO calls
+                SELECT * EXCLUDE (_rank) FROM (
+                    SELECT s.*, row_number() OVER (
+                        PARTITION BY s.request_id ORDER BY s.source, s.line) AS _rank
+                    FROM _staging s
+                    ANTI JOIN calls c ON c.request_id = s.request_id
+                ) WHERE _rank = 1
+                """
+            )
+        else:
+            self.con.execute("INSERT INTO calls SELECT s.* FROM _staging s "
+                             "ANTI JOIN calls c ON c.request_id = s.request_id")
         self.con.execute("DROP TABLE _staging")
         self._staging_ready = False
         added = self._scalar("SELECT count(*) FROM calls") - before
