@@ -36,10 +36,10 @@ cli.add_command(bench)
 cli.add_command(demo)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: runs the group and maps our errors to exit codes."""
     try:
-        cli.main(standalone_mode=False)
+        cli.main(args=argv, prog_name="distillwatch", standalone_mode=False)
     except DistillwatchError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)

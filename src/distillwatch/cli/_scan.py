@@ -8,7 +8,8 @@ import click
 
 from distillwatch.cli._console import err_console, scan_progress, summary_table
 from distillwatch.ingest import FORMATS
-from distillwatch.scan import ScanOptions, scan as run_scan
+from distillwatch.scan import ScanOptions
+from distillwatch.scan import scan as run_scan
 
 __all__ = ["scan"]
 

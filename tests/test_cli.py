@@ -1,0 +1,65 @@
+"""The command line as a user drives it (click's CliRunner, in process)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from distillwatch.cli import cli, main
+from factories import make_event, write_jsonl
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_help_names_every_command() -> None:
+    code, out = _run("--help")
+    assert code == 0
+    for command in ("scan", "simulate", "bench", "demo"):
+        assert command in out
+
+
+def test_scan_writes_the_spec_outputs_and_reports_bad_lines(tmp_path: Path) -> None:
+    records = [make_event(f"acct_{i % 4}", user_text=f"question {i} about gardening",
+                          request_id=f"r{i}") for i in range(40)]
+    logs = write_jsonl(tmp_path / "t.jsonl.gz", records, raw_lines=[b"{broken\n"])
+    accounts = tmp_path / "accounts.jsonl"
+    accounts.write_text('{"account_id": "acct_0", "created_at": "2020-01-01T00:00:00Z"}\n')
+    out = tmp_path / "out"
+    code, text = _run("scan", str(logs), "--accounts", str(accounts), "--out", str(out),
+                      "--db", str(tmp_path / "db.duckdb"))
+    assert code == 0, text
+    with (out / "accounts.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted(r["account_id"] for r in rows) == [f"acct_{i}" for i in range(4)]
+    assert all(0.0 <= float(r["risk"]) <= 1.0 for r in rows)
+    assert {r["verdict"] for r in rows} <= {"harvesting", "suspicious", "normal"}
+    assert (out / "report.html").read_text().startswith("<!doctype html>")
+    for line in (out / "findings.jsonl").read_bytes().splitlines():
+        assert orjson.loads(line)["verdict"] in {"harvesting", "suspicious"}
+    assert "bad lines" in text and f"{logs}:41" in text
+
+
+def test_scan_of_a_missing_file_is_a_clear_error(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.jsonl"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["scan", str(missing), "--out", str(tmp_path / "o"),
+              "--db", str(tmp_path / "db.duckdb")])
+    assert exit_info.value.code == 2
+    assert f"error: {missing}: file not found" in capsys.readouterr().err
+
+
+def test_scan_with_only_bad_lines_says_so(tmp_path: Path) -> None:
+    logs = tmp_path / "bad.jsonl"
+    logs.write_text('{"ts": "nope"}\n')
+    result = CliRunner().invoke(cli, ["scan", str(logs), "--out", str(tmp_path / "o"),
+                                      "--db", str(tmp_path / "db.duckdb"), "-q"])
+    assert result.exit_code != 0
+    assert "no usable call" in str(result.exception)
