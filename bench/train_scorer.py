@@ -90,7 +90,7 @@ def main() -> None:
         "made_by": "bench/train_scorer.py",
         "scenario": args.scenario, "seeds": args.seeds,
         "text": "corpora" if args.corpora else "built-in generator",
-        "accounts": int(len(y)), "harvesters": int(y.sum()), "l2": args.l2,
+        "accounts": len(y), "harvesters": int(y.sum()), "l2": args.l2,
     }
     model.save(args.out)
     flagged = risk >= model.harvesting_threshold

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from factories import make_event, write_jsonl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +21,7 @@ from distillwatch.detect import (
 from distillwatch.features import call_features
 from distillwatch.ingest import Store, read_canonical_batches
 from distillwatch.profile import account_profiles
+from factories import make_event, write_jsonl
 
 
 def _profiles(tmp_path: Path, records: list[dict[str, object]]) -> pa.Table:
