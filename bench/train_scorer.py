@@ -77,7 +77,8 @@ def main() -> None:
     y = np.concatenate(ys)
     pos = max(y.sum(), 1.0)
     weight = np.where(y == 1, (len(y) - pos) / pos, 1.0)
-    w, b = fit_logistic(x, y, l2=args.l2, sample_weight=weight)
+    signs = np.array([ind.sign for ind in INDICATORS], dtype=float)
+    w, b = fit_logistic(x, y, l2=args.l2, sample_weight=weight, signs=signs)
     # undo the class weighting's shift of the intercept so risk stays a calibrated probability
     b += float(np.log(pos / (len(y) - pos)))
     model = LinearModel(weights={ind.code: round(float(v), 4) for ind, v in

@@ -63,3 +63,15 @@ def test_scan_with_only_bad_lines_says_so(tmp_path: Path) -> None:
                                       "--db", str(tmp_path / "db.duckdb"), "-q"])
     assert result.exit_code != 0
     assert "no usable call" in str(result.exception)
+
+
+def test_accounts_without_calls_still_get_a_row(tmp_path: Path) -> None:
+    logs = write_jsonl(tmp_path / "t.jsonl", [make_event("acct_busy", request_id="r1")])
+    accounts = tmp_path / "accounts.jsonl"
+    accounts.write_text('{"account_id": "acct_busy"}\n{"account_id": "acct_silent"}\n')
+    code, text = _run("scan", str(logs), "--accounts", str(accounts), "--out",
+                      str(tmp_path / "o"), "--db", str(tmp_path / "db.duckdb"), "-q")
+    assert code == 0, text
+    with (tmp_path / "o" / "accounts.csv").open() as fh:
+        rows = {r["account_id"]: r for r in csv.DictReader(fh)}
+    assert rows["acct_silent"]["verdict"] == "normal" and float(rows["acct_silent"]["risk"]) == 0

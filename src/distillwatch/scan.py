@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distillwatch.detect import HARVESTING, SUSPICIOUS, AccountScorer, LinearModel
+from distillwatch.detect import (
+    HARVESTING,
+    SUSPICIOUS,
+    AccountScorer,
+    LinearModel,
+    with_silent_accounts,
+)
 from distillwatch.errors import InputError
 from distillwatch.features import call_features
 from distillwatch.findings import build_account_findings
@@ -122,6 +128,8 @@ def scan(inputs: Sequence[str], options: ScanOptions, *, on_rows: Progress | Non
         stage("score")
         scorer = AccountScorer(options.model).fit(profiles)
         scores = scorer.score(profiles)
+        known = store.query_arrow("SELECT account_id FROM accounts").column(0).to_pylist()
+        scores = with_silent_accounts(scores, known)
         t3 = time.perf_counter()
         stage("report")
         findings = build_account_findings(store, profiles, scores, redact=options.redact)

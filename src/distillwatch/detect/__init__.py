@@ -10,6 +10,7 @@ from distillwatch.detect._scorer import (
     Reason,
     ScoreResult,
     verdict_for,
+    with_silent_accounts,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "load_default_model",
     "raw_values",
     "verdict_for",
+    "with_silent_accounts",
 ]

@@ -21,12 +21,19 @@ Kind = Literal["share", "log", "raw"]
 
 @dataclass(frozen=True)
 class Indicator:
-    """One model input: where it comes from, how it is scaled, and how to explain it."""
+    """One model input: where it comes from, how it is scaled, and how to explain it.
+
+    ``sign`` is the direction domain knowledge allows its weight: +1 evidence of harvesting,
+    -1 evidence of honest use, 0 either. Training keeps weights on the allowed side, so a
+    quirk of the simulated population can never turn, say, reasoning elicitation into a sign
+    of innocence.
+    """
 
     code: str
     kind: Kind
     text: str  # what a high value means, for an analyst
-    unit: str = ""  # "%" for shares, "" for counts
+    unit: str = ""  # "%" for shares, "x" for ratios, "" for counts
+    sign: int = 1
 
 
 INDICATORS: tuple[Indicator, ...] = (
@@ -36,38 +43,66 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator("LONG_OUTPUTS", "log", "mean output tokens per call", ""),
     Indicator("DISTINCT_PROMPTS", "share", "share of calls with a prompt never seen before", "%"),
     Indicator("SINGLE_TURN", "share", "share of single-turn calls (no conversation)", "%"),
-    Indicator("COT_ELICITATION", "share", "share of calls that ask for step-by-step reasoning",
-              "%"),
+    Indicator(
+        "COT_ELICITATION", "share", "share of calls that ask for step-by-step reasoning", "%"
+    ),
     Indicator("REASONING_EFFORT", "share", "share of calls at reasoning effort 'high'", "%"),
-    Indicator("REASONING_TOKENS", "share", "share of calls that returned reasoning tokens", "%"),
+    Indicator(
+        "REASONING_TOKENS", "share", "share of calls that returned reasoning tokens", "%", sign=1
+    ),
     Indicator("TOP_LOGPROBS", "share", "share of calls asking for 10+ top logprobs", "%"),
     Indicator("LOGIT_BIAS", "share", "share of calls with logit_bias probes", "%"),
-    Indicator("TINY_MAX_TOKENS", "share", "share of calls capped at 5 tokens or fewer", "%"),
+    Indicator(
+        "TINY_MAX_TOKENS", "share", "share of calls capped at 5 tokens or fewer", "%", sign=0
+    ),
     Indicator("HIGH_MAX_TOKENS", "share", "share of calls asking for 4,000+ output tokens", "%"),
     Indicator("MULTI_SAMPLE", "share", "share of calls asking for n > 1 completions", "%"),
-    Indicator("HARVEST_STYLE_SHARE", "share",
-              "share of calls in harvest style (reasoning, logprobs, n>1, bias)", "%"),
+    Indicator(
+        "HARVEST_STYLE_SHARE",
+        "share",
+        "share of calls in harvest style (reasoning, logprobs, n>1, bias)",
+        "%",
+    ),
     Indicator("HARVEST_STYLE_CALLS", "log", "calls in harvest style", ""),
+    Indicator(
+        "SIDE_MODE",
+        "share",
+        "share of calls outside the main system prompt with 800+ output tokens",
+        "%",
+    ),
+    Indicator(
+        "SIDE_MODE_CALLS", "log", "calls outside the main system prompt with 800+ output tokens", ""
+    ),
     Indicator("TOPIC_BREADTH", "share", "topic entropy over the population's topic map", ""),
     Indicator("TOPIC_SPREAD", "share", "spread of prompt topics (0 narrow, 1 everywhere)", ""),
-    Indicator("TEMPLATE_SWEEP", "share",
-              "one prompt template filled with widely varied content", ""),
-    Indicator("TEMPLATE_SHARE", "share", "share of calls on the account's top template", "%"),
-    Indicator("CROSS_MODEL_REPEATS", "share",
-              "share of prompts re-asked of another model (evaluation runs)", "%"),
-    Indicator("REPEATED_PROMPTS", "share", "share of prompts asked more than once", "%"),
-    Indicator("END_USERS", "share", "share of calls carrying an end-user id", "%"),
-    Indicator("TOOLS", "share", "share of calls with tools", "%"),
-    Indicator("TEMPERATURE_ZERO", "share", "share of calls at temperature 0", "%"),
+    Indicator(
+        "TEMPLATE_SWEEP", "share", "one prompt template filled with widely varied content", ""
+    ),
+    Indicator(
+        "TEMPLATE_SHARE", "share", "share of calls on the account's top template", "%", sign=0
+    ),
+    Indicator(
+        "CROSS_MODEL_REPEATS",
+        "share",
+        "share of prompts re-asked of another model (evaluation runs)",
+        "%",
+        sign=-1,
+    ),
+    Indicator("REPEATED_PROMPTS", "share", "share of prompts asked more than once", "%", sign=-1),
+    Indicator("END_USERS", "share", "share of calls carrying an end-user id", "%", sign=-1),
+    Indicator("TOOLS", "share", "share of calls with tools", "%", sign=-1),
+    Indicator("TEMPERATURE_ZERO", "share", "share of calls at temperature 0", "%", sign=0),
     Indicator("RATE_LIMITED", "share", "share of calls refused with 429", "%"),
-    Indicator("REGULAR_TIMING", "raw", "regularity of inter-arrival times (1 - CV, clipped)", ""),
-    Indicator("ROUND_THE_CLOCK", "share", "spread over the hours of the day (entropy)", ""),
+    Indicator(
+        "REGULAR_TIMING", "raw", "regularity of inter-arrival times (1 - CV, clipped)", "", sign=0
+    ),
+    Indicator("ROUND_THE_CLOCK", "share", "spread over the hours of the day (entropy)", "", sign=0),
     Indicator("ADDRESS_CHURN", "log", "distinct /24 or /48 networks per 1,000 calls", ""),
     Indicator("AGENT_CHURN", "log", "distinct user agents", ""),
     Indicator("KEY_CHURN", "log", "distinct API keys", ""),
-    Indicator("MULTILINGUAL", "share", "share of prompts in a non-Latin script", "%"),
+    Indicator("MULTILINGUAL", "share", "share of prompts in a non-Latin script", "%", sign=0),
     Indicator("NEW_ACCOUNT", "raw", "account younger than 30 days at first call (1 = new)", ""),
-    Indicator("ALLOWLISTED", "raw", "account vetted by the operator (allowlist)", ""),
+    Indicator("ALLOWLISTED", "raw", "account vetted by the operator (allowlist)", "", sign=-1),
 )
 
 
@@ -104,6 +139,8 @@ def raw_values(profiles: pa.Table) -> dict[str, np.ndarray]:
         "MULTI_SAMPLE": _col(profiles, "multi_sample_share"),
         "HARVEST_STYLE_SHARE": _col(profiles, "harvest_like_share"),
         "HARVEST_STYLE_CALLS": _col(profiles, "harvest_like_calls"),
+        "SIDE_MODE": _col(profiles, "side_mode_share"),
+        "SIDE_MODE_CALLS": _col(profiles, "side_mode_calls"),
         "TOPIC_BREADTH": _col(profiles, "topic_entropy"),
         "TOPIC_SPREAD": spread,
         "TEMPLATE_SWEEP": np.nan_to_num(template) * np.nan_to_num(spread),

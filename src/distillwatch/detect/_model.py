@@ -49,9 +49,30 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1.0,
-                 sample_weight: np.ndarray | None = None, iters: int = 50) -> tuple[np.ndarray,
-                                                                                    float]:
-    """L2-penalised logistic regression (intercept unpenalised) by Newton-Raphson."""
+                 sample_weight: np.ndarray | None = None, signs: np.ndarray | None = None,
+                 iters: int = 50) -> tuple[np.ndarray, float]:
+    """L2-penalised logistic regression (intercept unpenalised) by Newton-Raphson.
+
+    ``signs`` (+1, -1 or 0 per column) constrains each weight's side: a column whose fitted
+    weight falls on the wrong side is pinned at zero and the rest refitted (an active set),
+    until every weight obeys its sign.
+    """
+    d = x.shape[1]
+    free = np.ones(d, dtype=bool)
+    while True:
+        w_free, b = _newton(x[:, free], y, l2=l2, sample_weight=sample_weight, iters=iters)
+        w = np.zeros(d)
+        w[free] = w_free
+        if signs is None:
+            return w, b
+        wrong = free & (((signs > 0) & (w < 0)) | ((signs < 0) & (w > 0)))
+        if not wrong.any():
+            return w, b
+        free &= ~wrong
+
+
+def _newton(x: np.ndarray, y: np.ndarray, *, l2: float, sample_weight: np.ndarray | None,
+            iters: int) -> tuple[np.ndarray, float]:
     n, d = x.shape
     xb = np.hstack([x, np.ones((n, 1))])
     w = np.zeros(d + 1)

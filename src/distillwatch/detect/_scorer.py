@@ -21,7 +21,7 @@ from distillwatch.detect._indicators import (
 )
 from distillwatch.detect._model import LinearModel, load_default_model
 
-__all__ = ["AccountScorer", "Reason", "ScoreResult", "verdict_for"]
+__all__ = ["AccountScorer", "Reason", "ScoreResult", "verdict_for", "with_silent_accounts"]
 
 HARVESTING = "harvesting"
 SUSPICIOUS = "suspicious"
@@ -121,3 +121,22 @@ class AccountScorer:
             out.append(Reason(code, INDICATORS[j].text, float(raw[code][i]),
                               self.raw_medians_[code], float(contrib[j])))
         return out
+
+
+def with_silent_accounts(result: ScoreResult, known: list[str]) -> ScoreResult:
+    """Add accounts known from the accounts file that made no call: risk 0, ``normal``.
+
+    The spec asks for a row per account seen; an account that exists but is silent in the
+    window is seen, and saying so (rather than leaving it out) lets a harness tell it apart
+    from an account the scan lost.
+    """
+    present = set(result.account_ids)
+    silent = sorted(a for a in set(known) if a not in present)
+    if not silent:
+        return result
+    return ScoreResult(
+        result.account_ids + silent,
+        np.concatenate([result.risk, np.zeros(len(silent))]),
+        result.verdicts + [NORMAL] * len(silent),
+        result.reasons + [[] for _ in silent],
+    )

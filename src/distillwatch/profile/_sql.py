@@ -11,6 +11,9 @@ __all__ = ["ACCOUNT_PROFILE_SQL", "DAILY_SERIES_SQL"]
 
 #: Calls with at least this many requested output tokens count as "high max tokens".
 HIGH_MAX_TOKENS = 4000
+#: Output tokens from which a call outside the account's main system prompt is a "side mode"
+#: call: an app that quietly runs a second, output-heavy stream (mimicry) shows up here.
+SIDE_MODE_TOKENS = 800
 
 ACCOUNT_PROFILE_SQL = f"""
 WITH c AS (
@@ -68,6 +71,24 @@ suffixes AS (
 systems AS (
     SELECT account_id, system_hash AS t, COUNT(*) AS k
     FROM c WHERE system_hash IS NOT NULL GROUP BY account_id, system_hash
+),
+main_system AS (
+    SELECT account_id, t AS main_system_hash FROM (
+        SELECT account_id, t, row_number() OVER (
+            PARTITION BY account_id ORDER BY k DESC, t) AS r
+        FROM systems
+    ) ranked WHERE r = 1
+),
+side_mode AS (
+    SELECT c.account_id,
+        AVG(CASE WHEN c.system_hash IS DISTINCT FROM m.main_system_hash
+                  AND c.completion_tokens >= {SIDE_MODE_TOKENS} THEN 1.0 ELSE 0.0 END)
+            AS side_mode_share,
+        SUM(CASE WHEN c.system_hash IS DISTINCT FROM m.main_system_hash
+                  AND c.completion_tokens >= {SIDE_MODE_TOKENS} THEN 1 ELSE 0 END)
+            AS side_mode_calls
+    FROM c LEFT JOIN main_system m ON m.account_id = c.account_id
+    GROUP BY c.account_id
 ),
 tops AS (
     SELECT account_id, MAX(top_prefix) AS top_prefix, MAX(top_suffix) AS top_suffix,
@@ -157,6 +178,8 @@ SELECT b.*,
     p.active_hours,
     r.cross_model_repeat_share,
     r.repeated_prompt_share,
+    sm.side_mode_share,
+    sm.side_mode_calls,
     a.created_at,
     COALESCE(a.allowlisted, FALSE) AS allowlisted,
     a.payment_fingerprint,
@@ -168,6 +191,7 @@ LEFT JOIN gap_stats g ON g.account_id = b.account_id
 LEFT JOIN hour_entropy he ON he.account_id = b.account_id
 LEFT JOIN peak p ON p.account_id = b.account_id
 LEFT JOIN repeats r ON r.account_id = b.account_id
+LEFT JOIN side_mode sm ON sm.account_id = b.account_id
 LEFT JOIN accounts a ON a.account_id = b.account_id
 ORDER BY b.account_id
 """

@@ -148,6 +148,9 @@ def _bbh(root: Path) -> tuple[str, ...]:
     return tuple(out)
 
 
+MIN_TEMPLATE_ROWS = 30
+
+
 def _t0(root: Path) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
     folder = root / "t0_templated"
     if not folder.is_dir():
@@ -160,7 +163,12 @@ def _t0(root: Path) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
     def load(p: Path) -> tuple[str, ...]:
         return tuple(_field(r, "prompt", p, i)[:USER_CAP] for i, r in enumerate(_jsonl(p), 1))
 
-    return [load(p) for p in benign], [load(p) for p in harvest]
+    # a template needs inputs to fill it: files with fewer than a few dozen rows are left out
+    # (some of the shared template files are empty)
+    def usable(paths: list[Path]) -> list[tuple[str, ...]]:
+        return [rows for rows in map(load, paths) if len(rows) >= MIN_TEMPLATE_ROWS]
+
+    return usable(benign), usable(harvest)
 
 
 @lru_cache(maxsize=4)
