@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 from pathlib import Path
@@ -199,3 +200,32 @@ def test_malformed_input_never_stops_the_read_nor_loses_good_lines(
     blank = sum(1 for line in lines if not line.strip())
     assert stats.good + stats.bad == len(lines) - blank  # every non-blank line is accounted for
     assert len(ids) == stats.good
+
+
+def test_parallel_workers_store_exactly_what_the_sequential_path_stores(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from distillwatch import _workers
+    from distillwatch.scan import ScanOptions, ScanSummary, ingest
+
+    monkeypatch.setattr(_workers, "CHUNK_LINES", 7)  # many chunks, bad lines across borders
+    records = [make_event(f"acct_{i % 3}", request_id=f"r{i}", user_text=f"q {i} step by step")
+               for i in range(40)]
+    lines = [orjson.dumps(r) + b"\n" for r in records]
+    lines[5] = b"{not json\n"
+    lines[16] = b"\n"
+    lines[23] = orjson.dumps({**records[23], "status": "ok"}) + b"\n"
+    path = tmp_path / "t.jsonl.gz"
+    path.write_bytes(gzip.compress(b"".join(lines)))
+    tables = []
+    summaries = []
+    for workers in (1, 2):
+        summary = ScanSummary()
+        with Store(tmp_path / f"db{workers}.duckdb") as store:
+            ingest(store, [str(path)], ScanOptions(out=tmp_path, workers=workers), summary)
+            tables.append(store.query_arrow("SELECT * FROM calls ORDER BY request_id"))
+        summaries.append(summary)
+    assert tables[0].num_rows == 37 and tables[0].equals(tables[1])
+    for s in summaries:
+        assert (s.read.rows, s.read.good, s.read.bad) == (39, 37, 2)
+    assert [(b.line, b.field) for b in summaries[1].read.bad_examples] == [(6, "<line>"),
+                                                                            (24, "status")]

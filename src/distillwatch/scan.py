@@ -5,12 +5,16 @@ This is the library form of ``distillwatch scan``; the CLI only parses options a
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
+from distillwatch._workers import parallel_feature_batches
 from distillwatch.detect import (
     HARVESTING,
     SUSPICIOUS,
@@ -45,6 +49,7 @@ class ScanOptions:
     strict: bool = False
     redact: bool = False
     batch_size: int = 8192
+    workers: int = 0  # 0: one per core when the input is large enough to repay starting them
     model: LinearModel | None = None
 
 
@@ -95,15 +100,35 @@ def ingest(store: Store, inputs: Sequence[str], options: ScanOptions, summary: S
         summary.account_file_bad = [str(b) for b in bad]
     files = expand_inputs(list(inputs))
     try:
-        for batch in read_canonical_batches(files, fmt=options.fmt,
-                                            batch_size=options.batch_size,
-                                            strict=options.strict, stats=summary.read,
-                                            on_rows=on_rows):
-            store.stage(call_features(batch))
+        for batch in _feature_batches(files, options, summary.read, on_rows):
+            store.stage(batch)
     finally:  # a fatal error (strict mode) keeps everything read before it
         merged = store.merge_staged()
         summary.added += merged.added
         summary.duplicates += merged.duplicates
+
+
+#: Below this much input, starting worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 8 << 20
+
+
+def _auto_workers(files: list[str]) -> int:
+    """One worker per core for inputs over ``PARALLEL_MIN_BYTES`` (or stdin), else none."""
+    size = sum(Path(f).stat().st_size if f != "-" else PARALLEL_MIN_BYTES for f in files)
+    return (os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 1
+
+
+def _feature_batches(files: list[str], options: ScanOptions, stats: ReadStats,
+                     on_rows: Progress | None) -> Iterator[pa.RecordBatch]:
+    """Per-call feature batches: in worker processes when that is possible and asked for."""
+    workers = options.workers or _auto_workers(files)
+    if workers > 1 and options.fmt == "traffic" and not options.strict:
+        yield from parallel_feature_batches(files, workers=workers, stats=stats,
+                                            on_rows=on_rows)
+        return
+    for batch in read_canonical_batches(files, fmt=options.fmt, batch_size=options.batch_size,
+                                        strict=options.strict, stats=stats, on_rows=on_rows):
+        yield call_features(batch)
 
 
 def scan(inputs: Sequence[str], options: ScanOptions, *, on_rows: Progress | None = None,

@@ -21,7 +21,7 @@ from distillwatch.ingest._schema import CANONICAL_SCHEMA
 from distillwatch.ingest._traffic import RowOrError, iter_jsonl
 from distillwatch.ingest._validate import validate_traffic_record
 
-__all__ = ["FORMATS", "BadLine", "ReadStats", "read_canonical_batches"]
+__all__ = ["FORMATS", "BadLine", "ReadStats", "convert_item", "read_canonical_batches", "to_batch"]
 
 Adapter = Callable[[Path, BinaryIO], Iterator[RowOrError]]
 
@@ -85,7 +85,19 @@ def _bad_from_error(err: InputError, path: str, row: int) -> BadLine:
     return BadLine(err.path or path, err.line or row, err.field or "<line>", message)
 
 
-def _to_batch(rows: list[tuple[Any, ...]]) -> pa.RecordBatch:
+def convert_item(name: str, number: int, item: dict[str, Any] | InputError
+                 ) -> tuple[Any, ...] | BadLine:
+    """One decoded row -> a canonical row (with provenance), or the reason it is unusable."""
+    if isinstance(item, InputError):
+        return _bad_from_error(item, name, number)
+    problem = validate_traffic_record(item)
+    if problem is not None:
+        return BadLine(name, number, problem[0], problem[1])
+    return (*canonical_row(item), name, number)
+
+
+def to_batch(rows: list[tuple[Any, ...]]) -> pa.RecordBatch:
+    """Canonical rows (as made by ``convert_item``) -> one Arrow batch."""
     columns = list(zip(*rows, strict=True))
     arrays = [pa.array(col, type=f.type) for col, f in zip(columns, CANONICAL_SCHEMA, strict=True)]
     return pa.RecordBatch.from_arrays(arrays, schema=CANONICAL_SCHEMA)
@@ -111,26 +123,23 @@ def read_canonical_batches(
         with open_input(name) as stream:
             for number, item in adapter(Path(name), stream):
                 stats.rows += 1
-                if isinstance(item, InputError):
-                    bad = _bad_from_error(item, name, number)
-                else:
-                    problem = validate_traffic_record(item)
-                    if problem is None:
-                        rows.append((*canonical_row(item), name, number))
-                        stats.good += 1
-                        if len(rows) >= batch_size:
-                            yield _to_batch(rows)
-                            if on_rows:
-                                on_rows(len(rows))
-                            rows = []
-                        continue
-                    bad = BadLine(name, number, problem[0], problem[1])
+                row = convert_item(name, number, item)
+                if not isinstance(row, BadLine):
+                    rows.append(row)
+                    stats.good += 1
+                    if len(rows) >= batch_size:
+                        yield to_batch(rows)
+                        if on_rows:
+                            on_rows(len(rows))
+                        rows = []
+                    continue
+                bad = row
                 if strict:
                     if rows:  # keep what was read before the bad line
-                        yield _to_batch(rows)
+                        yield to_batch(rows)
                     raise InputError(bad.message, path=bad.path, line=bad.line, field=bad.field)
                 stats.add_bad(bad)
     if rows:
-        yield _to_batch(rows)
+        yield to_batch(rows)
         if on_rows:
             on_rows(len(rows))

@@ -16,7 +16,10 @@ import pyarrow as pa
 
 from distillwatch.errors import InputError
 
-__all__ = ["MergeResult", "Store"]
+__all__ = ["STAGE_ROWS", "MergeResult", "Store"]
+
+#: Rows gathered in memory before one insert into the staging table.
+STAGE_ROWS = 65536
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class Store:
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self._staging_ready = False
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
 
     def close(self) -> None:
         self.con.close()
@@ -66,20 +71,35 @@ class Store:
 
     # -- calls --------------------------------------------------------------------------------
     def stage(self, batch: pa.RecordBatch) -> None:
-        """Append one feature batch to the staging table (merged by ``merge_staged``)."""
+        """Queue one feature batch for the staging table (merged by ``merge_staged``).
+
+        Batches are inserted in groups of about ``STAGE_ROWS`` rows: DuckDB's cost per insert
+        is high next to its cost per row.
+        """
         if not self._staging_ready:
             self._ensure_table("calls", batch.schema)
             self.con.execute("DROP TABLE IF EXISTS _staging")
             self._ensure_table("_staging", batch.schema, temp=True)
             self._staging_ready = True
-        self.con.register("_batch", batch)
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        if self._pending_rows >= STAGE_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        self.con.register("_batch", pa.Table.from_batches(self._pending))
         self.con.execute("INSERT INTO _staging SELECT * FROM _batch")
         self.con.unregister("_batch")
+        self._pending = []
+        self._pending_rows = 0
 
     def merge_staged(self) -> MergeResult:
         """Move staged rows into ``calls``: the first copy of each new request_id wins."""
         if not self._staging_ready:
             return MergeResult(0, 0)
+        self._flush()
         staged = self._scalar("SELECT count(*) FROM _staging")
         before = self._scalar("SELECT count(*) FROM calls")
         repeated = staged - self._scalar("SELECT count(DISTINCT request_id) FROM _staging")

@@ -1,0 +1,111 @@
+"""Parse, validate and featurise traffic-log lines in worker processes.
+
+The main process only inflates the input and cuts it into chunks of lines; each worker turns a
+chunk into one feature batch (Arrow IPC bytes) plus the chunk's bad lines. Chunks come back in
+input order, so the store sees exactly what the sequential path would give. Used for the
+traffic-log format when more than one worker is asked for; adapters and ``--strict`` run
+sequentially.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from distillwatch.errors import InputError
+from distillwatch.features import call_features
+from distillwatch.ingest import BadLine, ReadStats, open_input
+from distillwatch.ingest._reader import convert_item, to_batch
+
+__all__ = ["parallel_feature_batches"]
+
+CHUNK_LINES = 8192
+
+
+def _decode(raw: bytes, name: str, number: int) -> dict[str, Any] | InputError:
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return InputError(f"not valid JSON ({exc})", path=name, line=number, field="<line>")
+    if not isinstance(obj, dict):
+        return InputError("must be a JSON object", path=name, line=number, field="<line>")
+    return obj
+
+
+def featurise_chunk(name: str, first_line: int, lines: list[bytes]
+                    ) -> tuple[bytes | None, list[BadLine], int]:
+    """Worker: lines -> (feature batch as IPC bytes or None, bad lines, non-blank lines)."""
+    rows: list[tuple[Any, ...]] = []
+    bad: list[BadLine] = []
+    seen = 0
+    for offset, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        seen += 1
+        number = first_line + offset
+        row = convert_item(name, number, _decode(raw, name, number))
+        if isinstance(row, BadLine):
+            bad.append(row)
+        else:
+            rows.append(row)
+    if not rows:
+        return None, bad, seen
+    batch = call_features(to_batch(rows))
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    return sink.getvalue().to_pybytes(), bad, seen
+
+
+def _chunks(name: str) -> Iterator[tuple[int, list[bytes]]]:
+    with open_input(name) as stream:
+        chunk: list[bytes] = []
+        first = 1
+        for number, raw in enumerate(stream, start=1):
+            chunk.append(raw)
+            if len(chunk) >= CHUNK_LINES:
+                yield first, chunk
+                chunk = []
+                first = number + 1
+        if chunk:
+            yield first, chunk
+
+
+def parallel_feature_batches(
+    inputs: list[str], *, workers: int, stats: ReadStats,
+    on_rows: Callable[[int], None] | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """Feature batches for traffic-log inputs, in input order, computed by ``workers``."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: deque[Future[tuple[bytes | None, list[BadLine], int]]] = deque()
+
+        def collect() -> Iterator[pa.RecordBatch]:
+            payload, bad, seen = pending.popleft().result()
+            stats.rows += seen
+            stats.good += seen - len(bad)
+            for b in bad:
+                stats.add_bad(b)
+            if payload is not None:
+                batch = pa.ipc.open_stream(payload).read_next_batch()
+                if on_rows:
+                    on_rows(batch.num_rows)
+                yield batch
+
+        for name in inputs:
+            stats.files.append(name)
+            if name != "-" and not Path(name).exists():
+                raise InputError("file not found", path=name)
+            for first, lines in _chunks(name):
+                pending.append(pool.submit(featurise_chunk, name, first, lines))
+                while len(pending) > 2 * workers:
+                    yield from collect()
+        while pending:
+            yield from collect()
