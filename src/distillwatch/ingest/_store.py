@@ -18,6 +18,9 @@ from distillwatch.errors import InputError
 
 __all__ = ["STAGE_ROWS", "MergeResult", "Store"]
 
+#: DuckDB's memory budget; larger work spills to disk (keeps a 10M-call scan within a few GB).
+DEFAULT_MEMORY_LIMIT = "1536MB"
+
 #: Rows gathered in memory before one insert into the staging table.
 STAGE_ROWS = 65536
 
@@ -33,13 +36,16 @@ class MergeResult:
 class Store:
     """A DuckDB database with the ``calls`` and ``accounts`` tables."""
 
-    def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
+    def __init__(self, path: str | Path, *, threads: int | None = None,
+                 memory_limit: str = DEFAULT_MEMORY_LIMIT) -> None:
         self.path = str(path)
         try:
             self.con = duckdb.connect(self.path)
         except duckdb.Error as exc:
             raise InputError(f"cannot open the database: {exc}", path=self.path) from exc
         self.con.execute("SET TimeZone = 'UTC'")
+        # past this DuckDB spills to a temporary folder beside the database instead of growing
+        self.con.execute("SET memory_limit = ?", [memory_limit])
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self._staging_ready = False
