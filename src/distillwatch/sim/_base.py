@@ -133,6 +133,7 @@ class Profile:
     label = "benign"
     weekend = 1.0            # relative load on Saturday and Sunday
     curve: np.ndarray = HUMAN
+    fixed_rate = False       # True: the scenario's volume scaling leaves this profile's rate
 
     # --- account set-up -------------------------------------------------------------------
     def setup(self, a: Account, rng: Rng, ctx: Context) -> None:

@@ -160,10 +160,15 @@ def build_accounts(sc: Scenario, n: int, ctx: Context) -> list[Account]:
             else:
                 a.campaign = campaigns.setdefault(a.account_id, ident.hexid(rng, "cmp_", 6))
         accounts.append(a)
+    # volumes are scaled to the scenario's target, except for profiles whose rate is their
+    # defining trait (a slow-and-low harvester scaled down to a few calls a month would no
+    # longer be harvesting anything)
     target = sc.calls_per_account_day * n * ctx.days
-    expected = sum(a.profile.expected_calls(a, ctx) for a in accounts)
+    scaled = [a for a in accounts if not a.profile.fixed_rate]
+    fixed = sum(a.profile.expected_calls(a, ctx) for a in accounts if a.profile.fixed_rate)
+    expected = sum(a.profile.expected_calls(a, ctx) for a in scaled)
     if expected > 0:
-        factor = target / expected
-        for a in accounts:
+        factor = max(target - fixed, 0.1 * target) / expected
+        for a in scaled:
             a.rate *= factor
     return accounts

@@ -261,6 +261,7 @@ class SlowLow(_Harvester):
 
     name = "slow_low"
     base_rate = 40.0
+    fixed_rate = True
     pool_names = ("sweep", "math_harvest", "code_harvest")
 
     def setup(self, a: Account, rng: Rng, ctx: Context) -> None:
