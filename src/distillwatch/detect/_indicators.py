@@ -37,8 +37,8 @@ class Indicator:
 
 
 INDICATORS: tuple[Indicator, ...] = (
-    Indicator("HIGH_VOLUME", "log", "calls in the window", ""),
-    Indicator("OUTPUT_TOKENS", "log", "output tokens taken", ""),
+    Indicator("HIGH_VOLUME", "log", "calls not attributed to an end-user id", ""),
+    Indicator("OUTPUT_TOKENS", "log", "output tokens taken outside end-user traffic", ""),
     Indicator("OUTPUT_HEAVY", "log", "output tokens per input token", "x"),
     Indicator("LONG_OUTPUTS", "log", "mean output tokens per call", ""),
     Indicator("DISTINCT_PROMPTS", "share", "share of calls with a prompt never seen before", "%"),
@@ -122,9 +122,12 @@ def raw_values(profiles: pa.Table) -> dict[str, np.ndarray]:
     hour_entropy = _col(profiles, "hour_entropy") / math.log(24)
     spread = _col(profiles, "topic_spread")
     template = _col(profiles, "top_template_share")
+    # Volume counts as evidence only where no end user stands behind it: an app or reseller
+    # that passes its users' ids is big because it has many users, not because it harvests.
+    unattributed = 1.0 - np.nan_to_num(_col(profiles, "end_user_share"))
     return {
-        "HIGH_VOLUME": n,
-        "OUTPUT_TOKENS": _col(profiles, "completion_tokens"),
+        "HIGH_VOLUME": n * unattributed,
+        "OUTPUT_TOKENS": _col(profiles, "completion_tokens") * unattributed,
         "OUTPUT_HEAVY": _col(profiles, "out_in_ratio"),
         "LONG_OUTPUTS": _col(profiles, "mean_completion_tokens"),
         "DISTINCT_PROMPTS": _col(profiles, "distinct_prompt_rate"),
