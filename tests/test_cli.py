@@ -75,3 +75,33 @@ def test_accounts_without_calls_still_get_a_row(tmp_path: Path) -> None:
     with (tmp_path / "o" / "accounts.csv").open() as fh:
         rows = {r["account_id"]: r for r in csv.DictReader(fh)}
     assert rows["acct_silent"]["verdict"] == "normal" and float(rows["acct_silent"]["risk"]) == 0
+
+
+def test_redact_keeps_prompt_text_out_of_findings_and_report(tmp_path: Path) -> None:
+    secret_prompt = "Summarise the confidential merger memo for Project Bluebird"
+    records = [make_event(f"acct_{i % 6}", request_id=f"r{i}", user_text=f"question {i}")
+               for i in range(60)]
+    records += [make_event("acct_h", request_id=f"h{i}", user_text=f"{secret_prompt} #{i}",
+                           system="Think step by step.", n=4, max_tokens=8000,
+                           completion_tokens=4000, logprobs=True, top_logprobs=20)
+                for i in range(40)]
+    logs = write_jsonl(tmp_path / "t.jsonl", records)
+    out = tmp_path / "o"
+    code, text = _run("scan", str(logs), "--out", str(out), "--db",
+                      str(tmp_path / "db.duckdb"), "--redact", "-q")
+    assert code == 0, text
+    findings = (out / "findings.jsonl").read_text()
+    assert "acct_h" in findings and "[redacted sha256:" in findings
+    for name in ("findings.jsonl", "report.html"):
+        assert "Bluebird" not in (out / name).read_text()
+
+
+def test_litellm_spend_logs_scan_through_the_adapter(tmp_path: Path) -> None:
+    sample = Path(__file__).parent / "data" / "adapters" / "litellm_spend_logs.csv"
+    out = tmp_path / "o"
+    code, text = _run("scan", str(sample), "--format", "litellm", "--out", str(out),
+                      "--db", str(tmp_path / "db.duckdb"), "-q")
+    assert code == 0, text
+    with (out / "accounts.csv").open() as fh:
+        assert len(list(csv.DictReader(fh))) >= 1
+    assert "sk-" not in (out / "report.html").read_text()

@@ -59,12 +59,9 @@ def average_ranks(values: ArrayLike) -> npt.NDArray[np.float64]:
     return ranks
 
 
-def auroc(scores: ArrayLike, positive: BoolLike) -> float | None:
-    """Area under the ROC curve in its Mann-Whitney form.
-
-    The probability that a random positive scores above a random negative, counting ties as
-    one half. ``None`` when there is no positive or no negative.
-    """
+def _scores_and_labels(scores: ArrayLike, positive: BoolLike
+                       ) -> tuple[np.ndarray, np.ndarray, int, int] | None:
+    """Arrays and class sizes; ``None`` when either class is empty."""
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(positive, dtype=bool)
     if s.shape != y.shape:
@@ -73,6 +70,19 @@ def auroc(scores: ArrayLike, positive: BoolLike) -> float | None:
     n_neg = int(y.size - n_pos)
     if n_pos == 0 or n_neg == 0:
         return None
+    return s, y, n_pos, n_neg
+
+
+def auroc(scores: ArrayLike, positive: BoolLike) -> float | None:
+    """Area under the ROC curve in its Mann-Whitney form.
+
+    The probability that a random positive scores above a random negative, counting ties as
+    one half. ``None`` when there is no positive or no negative.
+    """
+    checked = _scores_and_labels(scores, positive)
+    if checked is None:
+        return None
+    s, y, n_pos, n_neg = checked
     if np.isnan(s).any():
         raise ValueError("scores contain NaN")
     ranks = average_ranks(s)
@@ -106,14 +116,10 @@ def tpr_at_fpr(scores: ArrayLike, positive: BoolLike, target_fpr: float) -> Oper
     Thresholds are the distinct score values (and "flag nothing"), so tied scores are always
     flagged together. ``None`` when there is no positive or no negative.
     """
-    s = np.asarray(scores, dtype=np.float64)
-    y = np.asarray(positive, dtype=bool)
-    if s.shape != y.shape:
-        raise ValueError("scores and positive must have the same length")
-    n_pos = int(y.sum())
-    n_neg = int(y.size - n_pos)
-    if n_pos == 0 or n_neg == 0:
+    checked = _scores_and_labels(scores, positive)
+    if checked is None:
         return None
+    s, y, n_pos, n_neg = checked
     max_fp = math.floor(target_fpr * n_neg + 1e-9)
     order = np.argsort(-s, kind="mergesort")
     sorted_s = s[order]

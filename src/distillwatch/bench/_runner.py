@@ -412,11 +412,18 @@ def _rings(labels: _Labels, scan: _Scan | None, scan_why: str) -> Row:
         truth = singletons(labels.campaign[a] for a in accounts)
         clusters = [scan.rows[a].cluster_id if a in scan.rows else None for a in accounts]
         predicted = singletons(clusters)
-        section["ari"] = {
-            "value": adjusted_rand_index(truth, predicted),
-            "n_accounts": len(accounts),
-            "n_clusters": len({c for c in clusters if c}),
-        }
+        n_clusters = len({c for c in clusters if c})
+        if n_clusters == 0:
+            # no linking ran (or it linked nothing): an index over singletons says nothing
+            section["ari"] = _na({"n_accounts": len(accounts), "n_clusters": 0},
+                                 "no account has a cluster_id in accounts.csv (accounts were "
+                                 "not linked)", "value")
+        else:
+            section["ari"] = {
+                "value": adjusted_rand_index(truth, predicted),
+                "n_accounts": len(accounts),
+                "n_clusters": n_clusters,
+            }
     cluster_sizes = Counter(
         r.cluster_id for a, r in (scan.rows.items() if scan else []) if r.cluster_id
         and a in labels.label
