@@ -32,15 +32,15 @@ class Indicator:
     code: str
     kind: Kind
     text: str  # what a high value means, for an analyst
-    unit: str = ""  # "%" for shares, "x" for ratios, "" for counts
+    unit: str = ""  # "%" share, "x" ratio, "n" count, "" other number
     sign: int = 1
 
 
 INDICATORS: tuple[Indicator, ...] = (
-    Indicator("HIGH_VOLUME", "log", "calls not attributed to an end-user id", ""),
-    Indicator("OUTPUT_TOKENS", "log", "output tokens taken outside end-user traffic", ""),
+    Indicator("HIGH_VOLUME", "log", "calls not attributed to an end-user id", "n"),
+    Indicator("OUTPUT_TOKENS", "log", "output tokens taken outside end-user traffic", "n"),
     Indicator("OUTPUT_HEAVY", "log", "output tokens per input token", "x"),
-    Indicator("LONG_OUTPUTS", "log", "mean output tokens per call", ""),
+    Indicator("LONG_OUTPUTS", "log", "mean output tokens per call", "n"),
     Indicator("DISTINCT_PROMPTS", "share", "share of calls with a prompt never seen before", "%"),
     Indicator("SINGLE_TURN", "share", "share of single-turn calls (no conversation)", "%"),
     Indicator(
@@ -63,7 +63,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "share of calls in harvest style (reasoning, logprobs, n>1, bias)",
         "%",
     ),
-    Indicator("HARVEST_STYLE_CALLS", "log", "calls in harvest style", ""),
+    Indicator("HARVEST_STYLE_CALLS", "log", "calls in harvest style", "n"),
     Indicator(
         "SIDE_MODE",
         "share",
@@ -71,7 +71,10 @@ INDICATORS: tuple[Indicator, ...] = (
         "%",
     ),
     Indicator(
-        "SIDE_MODE_CALLS", "log", "calls outside the main system prompt with 800+ output tokens", ""
+        "SIDE_MODE_CALLS",
+        "log",
+        "calls outside the main system prompt with 800+ output tokens",
+        "n",
     ),
     Indicator("TOPIC_BREADTH", "share", "topic entropy over the population's topic map", ""),
     Indicator("TOPIC_SPREAD", "share", "spread of prompt topics (0 narrow, 1 everywhere)", ""),
@@ -98,8 +101,8 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     Indicator("ROUND_THE_CLOCK", "share", "spread over the hours of the day (entropy)", "", sign=0),
     Indicator("ADDRESS_CHURN", "log", "distinct /24 or /48 networks per 1,000 calls", ""),
-    Indicator("AGENT_CHURN", "log", "distinct user agents", ""),
-    Indicator("KEY_CHURN", "log", "distinct API keys", ""),
+    Indicator("AGENT_CHURN", "log", "distinct user agents", "n"),
+    Indicator("KEY_CHURN", "log", "distinct API keys", "n"),
     Indicator("MULTILINGUAL", "share", "share of prompts in a non-Latin script", "%", sign=0),
     Indicator("NEW_ACCOUNT", "raw", "account younger than 30 days at first call (1 = new)", ""),
     Indicator("ALLOWLISTED", "raw", "account vetted by the operator (allowlist)", "", sign=-1),

@@ -54,6 +54,8 @@ def _fmt(value: float, unit: str) -> str:
         return f"{100 * value:.1f}%"
     if unit == "x":
         return f"{value:.2f}x"
+    if unit == "n":
+        return f"{value:,.0f}"
     if abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:.2f}"

@@ -33,7 +33,8 @@ ORDER BY account_id, r
 _STAT_COLUMNS = (
     "n_calls", "n_ok", "prompt_tokens", "completion_tokens", "reasoning_tokens", "active_days",
     "distinct_prompts", "distinct_keys", "distinct_ips", "distinct_ip_prefixes",
-    "distinct_user_agents", "distinct_end_users", "distinct_models",
+    "distinct_user_agents", "distinct_end_users", "distinct_models", "topic_clusters",
+    "topic_entropy",
 )
 
 
