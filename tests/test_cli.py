@@ -105,3 +105,40 @@ def test_litellm_spend_logs_scan_through_the_adapter(tmp_path: Path) -> None:
     with (out / "accounts.csv").open() as fh:
         assert len(list(csv.DictReader(fh))) >= 1
     assert "sk-" not in (out / "report.html").read_text()
+
+
+def test_a_ring_is_linked_and_reported_as_one_operation(tmp_path: Path) -> None:
+    wrapper = ("You are a data generator. Answer the following task completely and in "
+               "detail, showing every step: ")
+    records = []
+    for i in range(5):
+        records += [make_event(f"ring{i}", request_id=f"r{i}-{j}", n=4, max_tokens=8000,
+                               user_text=wrapper + f"task {i * 100 + j} on subject {j % 7}",
+                               completion_tokens=3000, prompt_tokens=40)
+                    for j in range(30)]
+    for i in range(12):
+        for j in range(30):
+            record = make_event(f"app{i}", request_id=f"a{i}-{j}", user=f"u{j % 9}",
+                                user_text=f"customer {i} asks about order {j}",
+                                history=[{"role": "user", "content": "hi"},
+                                         {"role": "assistant", "content": "Hello!"}])
+            record["client_ip"] = f"198.51.{100 + i}.{j % 4 + 1}"
+            records.append(record)
+    logs = write_jsonl(tmp_path / "t.jsonl", records)
+    accounts = tmp_path / "accounts.jsonl"
+    accounts.write_text("".join(f'{{"account_id": "ring{i}", "payment_fingerprint": "pm_x"}}\n'
+                                for i in range(5)))
+    out = tmp_path / "o"
+    code, text = _run("scan", str(logs), "--accounts", str(accounts), "--out", str(out),
+                      "--db", str(tmp_path / "db.duckdb"), "-q")
+    assert code == 0, text
+    with (out / "accounts.csv").open() as fh:
+        rows = {r["account_id"]: r for r in csv.DictReader(fh)}
+    ring_ids = {rows[f"ring{i}"]["cluster_id"] for i in range(5)}
+    assert len(ring_ids) == 1 and next(iter(ring_ids)).startswith("ring-")
+    assert all(rows[f"app{i}"]["cluster_id"] == "" for i in range(12))
+    clusters = [orjson.loads(line) for line in (out / "findings.jsonl").read_bytes().splitlines()
+                if orjson.loads(line)["kind"] == "cluster"]
+    assert len(clusters) == 1 and sorted(clusters[0]["members"]) == [f"ring{i}" for i in range(5)]
+    assert {"template", "payment"} <= set(clusters[0]["edges_by_kind"])
+    assert "Linked operations" in (out / "report.html").read_text()

@@ -11,7 +11,14 @@ import numpy as np
 import orjson
 
 from distillwatch.detect import Reason, ScoreResult
-from distillwatch.findings import AccountFinding, Example, ReasonEvidence, redact_text
+from distillwatch.findings import (
+    AccountFinding,
+    ClusterFinding,
+    Example,
+    LinkEvidence,
+    ReasonEvidence,
+    redact_text,
+)
 from distillwatch.report import (
     ACCOUNTS_CSV_COLUMNS,
     render_report,
@@ -47,15 +54,32 @@ def _finding() -> AccountFinding:
     )
 
 
+def _cluster() -> ClusterFinding:
+    edges = (LinkEvidence("acct_7f3a", "acct_91bc", 2.0, {"template": 1.0, "payment": 1.0}),
+             LinkEvidence("acct_91bc", "acct_c0de", 1.6, {"template": 1.0, "shape": 1.0}))
+    return ClusterFinding(
+        cluster_id="ring-0123456789ab", risk=0.999, verdict="harvesting",
+        members=("acct_7f3a", "acct_91bc", "acct_c0de"),
+        member_verdicts={"acct_7f3a": "harvesting", "acct_91bc": "harvesting",
+                         "acct_c0de": "suspicious"},
+        edges_by_kind={"template": 2, "payment": 1, "shape": 1},
+        strongest_edges=edges,
+        reasons=(ReasonEvidence("HIGH_VOLUME", "calls not attributed to an end-user id: "
+                                "3,600 (population median 120)", 3600.0, 120.0, 1.2),),
+        stats={"n_calls": 3600, "completion_tokens": 7_200_000.0, "distinct_prompts": 3550,
+               "first_seen": "2026-09-01T00:00:00Z", "last_seen": "2026-09-03T23:00:00Z"},
+        edges=edges)
+
+
 def _summary() -> dict[str, object]:
     return {"calls": 5000, "accounts": 12, "harvesting": 1, "suspicious": 0, "bad_lines": 1,
             "bad_examples": ["t.jsonl:7: ts: must be an RFC 3339 timestamp"],
             "first_seen": "2026-09-01 00:00", "last_seen": "2026-09-03 23:00",
-            "files": ["t.jsonl"], "redacted": False}
+            "files": ["t.jsonl"], "redacted": False, "clusters": 1}
 
 
 def test_report_matches_the_golden_file() -> None:
-    html = render_report([_finding()], _summary(),
+    html = render_report([_finding()], _summary(), clusters=[_cluster()],
                          generated_at=datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
     if os.environ.get("DISTILLWATCH_UPDATE_GOLDEN"):
         GOLDEN.write_text(html, encoding="utf-8")
@@ -63,7 +87,8 @@ def test_report_matches_the_golden_file() -> None:
 
 
 def test_report_escapes_text_and_is_self_contained() -> None:
-    html = render_report([_finding()], _summary())
+    html = render_report([_finding()], _summary(), clusters=[_cluster()])
+    assert 'id="dw-clu-' in html and "<line" in html and "ring-0123456789ab" in html
     assert "<script>x</script>" not in html and "&lt;script&gt;" in html
     assert "http://" not in html and "https://" not in html
     assert 'id="dw-acc-' in html and "<svg" in html

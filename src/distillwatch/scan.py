@@ -20,11 +20,12 @@ from distillwatch.detect import (
     SUSPICIOUS,
     AccountScorer,
     LinearModel,
+    ScoreResult,
     with_silent_accounts,
 )
 from distillwatch.errors import InputError
 from distillwatch.features import call_features
-from distillwatch.findings import build_account_findings
+from distillwatch.findings import ClusterFinding, build_account_findings, build_cluster_findings
 from distillwatch.ingest import (
     ReadStats,
     Store,
@@ -32,6 +33,7 @@ from distillwatch.ingest import (
     read_accounts,
     read_canonical_batches,
 )
+from distillwatch.link import candidate_edges, inherit_cluster_risk, link_graph, score_clusters
 from distillwatch.profile import account_profiles
 from distillwatch.report import write_accounts_csv, write_findings_jsonl, write_report
 
@@ -50,6 +52,7 @@ class ScanOptions:
     redact: bool = False
     batch_size: int = 8192
     workers: int = 0  # 0: one per core when the input is large enough to repay starting them
+    link: bool = True
     model: LinearModel | None = None
 
 
@@ -64,6 +67,8 @@ class ScanSummary:
     accounts: int = 0
     harvesting: int = 0
     suspicious: int = 0
+    clusters: int = 0
+    clustered_accounts: int = 0
     account_file_bad: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
@@ -82,6 +87,8 @@ class ScanSummary:
             "accounts": self.accounts,
             "harvesting": self.harvesting,
             "suspicious": self.suspicious,
+            "clusters": self.clusters,
+            "clustered_accounts": self.clustered_accounts,
             "account_file_bad": self.account_file_bad,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "outputs": self.outputs,
@@ -131,6 +138,30 @@ def _feature_batches(files: list[str], options: ScanOptions, stats: ReadStats,
         yield call_features(batch)
 
 
+def _link(store: Store, scorer: AccountScorer, scores: ScoreResult
+          ) -> tuple[ScoreResult, dict[str, str], list[ClusterFinding]]:
+    """Link accounts, score each group as one operation, let members inherit its risk.
+
+    Only groups whose own verdict is not ``normal`` are reported (a ``cluster_id`` in
+    ``accounts.csv`` and a finding): a company's many keys or a campus behind one address are
+    linked too, but they are not an operation to act on.
+    """
+    edges, _population = candidate_edges(store)
+    linking = link_graph(edges)
+    scored = score_clusters(store, linking, scorer, scores)
+    if scored is None:
+        return scores, {}, []
+    cluster_profiles, cluster_scores = scored
+    allow = set(store.query_arrow("SELECT account_id FROM accounts WHERE allowlisted")
+                .column(0).to_pylist())
+    scores = inherit_cluster_risk(scores, cluster_scores, linking.membership, scorer.model_,
+                                  allow)
+    findings = build_cluster_findings(linking, cluster_profiles, cluster_scores, scores)
+    reported = {f.cluster_id for f in findings}
+    clusters = {a: c for a, c in linking.membership.items() if c in reported}
+    return scores, clusters, findings
+
+
 def scan(inputs: Sequence[str], options: ScanOptions, *, on_rows: Progress | None = None,
          on_stage: Callable[[str], None] | None = None) -> ScanSummary:
     """Run the whole scan and write ``accounts.csv``, ``findings.jsonl`` and ``report.html``."""
@@ -153,11 +184,20 @@ def scan(inputs: Sequence[str], options: ScanOptions, *, on_rows: Progress | Non
         stage("score")
         scorer = AccountScorer(options.model).fit(profiles)
         scores = scorer.score(profiles)
+        t3 = time.perf_counter()
+        clusters: dict[str, str] = {}
+        cluster_findings: list[ClusterFinding] = []
+        if options.link:
+            stage("link")
+            scores, clusters, cluster_findings = _link(store, scorer, scores)
+            summary.clusters = len(cluster_findings)
+            summary.clustered_accounts = len(clusters)
         known = store.query_arrow("SELECT account_id FROM accounts").column(0).to_pylist()
         scores = with_silent_accounts(scores, known)
-        t3 = time.perf_counter()
+        t4 = time.perf_counter()
         stage("report")
-        findings = build_account_findings(store, profiles, scores, redact=options.redact)
+        findings = build_account_findings(store, profiles, scores, redact=options.redact,
+                                          clusters=clusters)
         summary.accounts = len(scores.account_ids)
         summary.harvesting = sum(v == HARVESTING for v in scores.verdicts)
         summary.suspicious = sum(v == SUSPICIOUS for v in scores.verdicts)
@@ -168,15 +208,15 @@ def scan(inputs: Sequence[str], options: ScanOptions, *, on_rows: Progress | Non
             "findings": options.out / "findings.jsonl",
             "report": options.out / "report.html",
         }
-        write_accounts_csv(paths["accounts"], scores)
-        write_findings_jsonl(paths["findings"], findings)
+        write_accounts_csv(paths["accounts"], scores, clusters)
+        write_findings_jsonl(paths["findings"], [*cluster_findings, *findings])
         header = summary.as_dict()
         header["redacted"] = options.redact
         header["first_seen"] = min(first).strftime("%Y-%m-%d %H:%M") if first else None
         header["last_seen"] = max(last).strftime("%Y-%m-%d %H:%M") if last else None
-        write_report(paths["report"], findings, header)
+        write_report(paths["report"], findings, header, clusters=cluster_findings)
         summary.outputs = {k: str(v) for k, v in paths.items()}
-        t4 = time.perf_counter()
+        t5 = time.perf_counter()
         summary.seconds = {"ingest": t1 - t0, "profile": t2 - t1, "score": t3 - t2,
-                           "report": t4 - t3, "total": t4 - t0}
+                           "link": t4 - t3, "report": t5 - t4, "total": t5 - t0}
     return summary

@@ -39,7 +39,9 @@ class Reason:
     contribution: float
 
     def describe(self) -> str:
-        ind = _BY_CODE[self.code]
+        ind = _BY_CODE.get(self.code)
+        if ind is None:  # a reason from outside the indicator set (e.g. ring membership)
+            return self.text
         return f"{ind.text}: {_fmt(self.value, ind.unit)} (population median " \
                f"{_fmt(self.baseline, ind.unit)})"
 

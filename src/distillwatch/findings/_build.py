@@ -10,11 +10,18 @@ from typing import Any
 import pyarrow as pa
 
 from distillwatch.detect import NORMAL, ScoreResult
-from distillwatch.findings._model import AccountFinding, Example, ReasonEvidence
+from distillwatch.findings._model import (
+    AccountFinding,
+    ClusterFinding,
+    Example,
+    LinkEvidence,
+    ReasonEvidence,
+)
 from distillwatch.ingest import Store
+from distillwatch.link import Linking
 from distillwatch.profile import daily_series
 
-__all__ = ["EXAMPLES_SQL", "build_account_findings", "redact_text"]
+__all__ = ["EXAMPLES_SQL", "build_account_findings", "build_cluster_findings", "redact_text"]
 
 EXAMPLES_SQL = """
 SELECT account_id, request_id, ts, model, system_excerpt, user_excerpt, response_excerpt,
@@ -105,3 +112,36 @@ def build_account_findings(
             examples=tuple(examples.get(acc, [])),
             cluster_id=(clusters or {}).get(acc)))
     return findings
+
+
+def build_cluster_findings(
+    linking: Linking, profiles: pa.Table, scores: ScoreResult, accounts: ScoreResult,
+) -> list[ClusterFinding]:
+    """One finding per cluster whose own verdict is not normal, riskiest first."""
+    rows = {r["account_id"]: r for r in profiles.to_pylist()}
+    member_verdict = dict(zip(accounts.account_ids, accounts.verdicts, strict=True))
+    by_id = {c.cluster_id: c for c in linking.clusters}
+    out = []
+    for i, cid in enumerate(scores.account_ids):
+        if scores.verdicts[i] == NORMAL:
+            continue
+        cluster = by_id[cid]
+        row = rows[cid]
+        stats = {k: _clean(row.get(k)) for k in _STAT_COLUMNS}
+        stats["members"] = len(cluster.members)
+        stats["first_seen"] = _iso(row.get("first_ts"))
+        stats["last_seen"] = _iso(row.get("last_ts"))
+        edges = tuple(LinkEvidence(e.src, e.dst, e.score, e.kinds) for e in cluster.edges)
+        out.append(ClusterFinding(
+            cluster_id=cid, risk=float(scores.risk[i]), verdict=scores.verdicts[i],
+            members=tuple(cluster.members),
+            member_verdicts={m: member_verdict.get(m, NORMAL) for m in cluster.members},
+            edges_by_kind=cluster.edges_by_kind(),
+            strongest_edges=tuple(LinkEvidence(e.src, e.dst, e.score, e.kinds)
+                                  for e in cluster.strongest(10)),
+            reasons=tuple(ReasonEvidence(r.code, r.describe(), _clean(r.value),
+                                         _clean(r.baseline), r.contribution)
+                          for r in scores.reasons[i]),
+            stats=stats, edges=edges))
+    out.sort(key=lambda f: (-f.risk, f.cluster_id))
+    return out

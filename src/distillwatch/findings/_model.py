@@ -6,7 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["AccountFinding", "Example", "ReasonEvidence", "finding_id"]
+__all__ = ["AccountFinding", "ClusterFinding", "Example", "LinkEvidence", "ReasonEvidence",
+           "finding_id"]
 
 
 def finding_id(kind: str, subject: str, first_seen: str, last_seen: str) -> str:
@@ -90,4 +91,55 @@ class AccountFinding:
             "stats": self.stats,
             "timeline": list(self.timeline),
             "examples": [e.properties() for e in self.examples],
+        }
+
+
+@dataclass(frozen=True)
+class LinkEvidence:
+    """One edge inside a cluster: two accounts and the kinds of evidence tying them."""
+
+    src: str
+    dst: str
+    score: float
+    kinds: dict[str, float]
+
+    def properties(self) -> dict[str, Any]:
+        return {"accounts": [self.src, self.dst], "score": round(self.score, 4),
+                "kinds": {k: round(v, 4) for k, v in sorted(self.kinds.items())}}
+
+
+@dataclass(frozen=True)
+class ClusterFinding:
+    """A linked group scored as one operation: members, why they belong together, totals."""
+
+    cluster_id: str
+    risk: float
+    verdict: str
+    members: tuple[str, ...]
+    member_verdicts: dict[str, str]
+    edges_by_kind: dict[str, int]
+    strongest_edges: tuple[LinkEvidence, ...]
+    reasons: tuple[ReasonEvidence, ...]
+    stats: dict[str, Any]
+    edges: tuple[LinkEvidence, ...] = ()
+    name: str = field(default="cluster", init=False)
+
+    @property
+    def id(self) -> str:
+        return finding_id("cluster", self.cluster_id, str(self.stats.get("first_seen")),
+                          str(self.stats.get("last_seen")))
+
+    def properties(self) -> dict[str, Any]:
+        return {
+            "finding_id": self.id,
+            "kind": self.name,
+            "cluster_id": self.cluster_id,
+            "risk": round(self.risk, 6),
+            "verdict": self.verdict,
+            "members": list(self.members),
+            "member_verdicts": self.member_verdicts,
+            "edges_by_kind": self.edges_by_kind,
+            "strongest_edges": [e.properties() for e in self.strongest_edges],
+            "reasons": [r.properties() for r in self.reasons],
+            "stats": self.stats,
         }

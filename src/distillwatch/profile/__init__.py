@@ -6,20 +6,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from distillwatch.ingest import ACCOUNTS_SCHEMA, Store
-from distillwatch.profile._sql import ACCOUNT_PROFILE_SQL, DAILY_SERIES_SQL
-from distillwatch.profile._topics import TOPIC_SAMPLE_SQL, embed, topic_features
+from distillwatch.profile._sql import ACCOUNT_PROFILE_SQL, DAILY_SERIES_SQL, account_profile_sql
+from distillwatch.profile._topics import embed, topic_features, topic_sample_sql
 
-__all__ = ["ACCOUNT_PROFILE_SQL", "DAILY_SERIES_SQL", "account_profiles", "daily_series",
-           "embed", "topic_features"]
+__all__ = ["ACCOUNT_PROFILE_SQL", "DAILY_SERIES_SQL", "account_profile_sql", "account_profiles",
+           "daily_series", "embed", "topic_features"]
 
 TOPIC_SAMPLE_PER_ACCOUNT = 40
 
 
-def account_profiles(store: Store, *, topic_sample: int = TOPIC_SAMPLE_PER_ACCOUNT) -> pa.Table:
-    """One row per account seen in ``calls``: behaviour aggregates and topic breadth."""
+def account_profiles(store: Store, *, topic_sample: int = TOPIC_SAMPLE_PER_ACCOUNT,
+                     calls: str = "calls", accounts: str = "accounts") -> pa.Table:
+    """One row per account seen in ``calls``: behaviour aggregates and topic breadth.
+
+    ``calls`` and ``accounts`` may name other tables or views of the same shape, e.g. calls
+    regrouped so that a linked cluster is profiled as one account.
+    """
     store.ensure_accounts(ACCOUNTS_SCHEMA)
-    profiles = store.query_arrow(ACCOUNT_PROFILE_SQL)
-    sample = store.query_arrow(TOPIC_SAMPLE_SQL, [topic_sample])
+    profiles = store.query_arrow(account_profile_sql(calls, accounts))
+    sample = store.query_arrow(topic_sample_sql(calls), [topic_sample])
     topics = topic_features(sample)
     joined = profiles.join(topics, "account_id", join_type="left outer")
     return joined.sort_by("account_id")

@@ -7,7 +7,7 @@ around every divisor) so that a scale-out engine can run the same text.
 
 from __future__ import annotations
 
-__all__ = ["ACCOUNT_PROFILE_SQL", "DAILY_SERIES_SQL"]
+__all__ = ["ACCOUNT_PROFILE_SQL", "DAILY_SERIES_SQL", "account_profile_sql"]
 
 #: Calls with at least this many requested output tokens count as "high max tokens".
 HIGH_MAX_TOKENS = 4000
@@ -15,7 +15,7 @@ HIGH_MAX_TOKENS = 4000
 #: call: an app that quietly runs a second, output-heavy stream (mimicry) shows up here.
 SIDE_MODE_TOKENS = 800
 
-ACCOUNT_PROFILE_SQL = f"""
+_PROFILE_TEMPLATE = f"""
 WITH c AS (
     SELECT *,
         CASE WHEN n_assistant_turns = 0 AND history_chars = 0 THEN 1 ELSE 0 END AS single_turn,
@@ -26,7 +26,7 @@ WITH c AS (
                   OR COALESCE(top_logprobs, 0) >= 5 OR logit_bias_size > 0
                   OR COALESCE(n, 1) > 1 OR reasoning_effort = 'high'
              THEN 1 ELSE 0 END AS harvest_like
-    FROM calls
+    FROM __CALLS__
 ),
 gaps AS (
     SELECT account_id,
@@ -192,9 +192,18 @@ LEFT JOIN hour_entropy he ON he.account_id = b.account_id
 LEFT JOIN peak p ON p.account_id = b.account_id
 LEFT JOIN repeats r ON r.account_id = b.account_id
 LEFT JOIN side_mode sm ON sm.account_id = b.account_id
-LEFT JOIN accounts a ON a.account_id = b.account_id
+LEFT JOIN __ACCOUNTS__ a ON a.account_id = b.account_id
 ORDER BY b.account_id
 """
+
+
+
+def account_profile_sql(calls: str = "calls", accounts: str = "accounts") -> str:
+    """The profile SQL over other tables of the same shape (e.g. calls regrouped by cluster)."""
+    return _PROFILE_TEMPLATE.replace("__CALLS__", calls).replace("__ACCOUNTS__", accounts)
+
+
+ACCOUNT_PROFILE_SQL = account_profile_sql()
 
 #: Calls and tokens per account and day, for the report's timelines.
 DAILY_SERIES_SQL = """

@@ -15,19 +15,28 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["TOPIC_SAMPLE_SQL", "topic_features"]
+__all__ = ["TOPIC_SAMPLE_SQL", "embed", "topic_features", "topic_sample_sql"]
 
-TOPIC_SAMPLE_SQL = """
+_TOPIC_SAMPLE_TEMPLATE = """
 SELECT account_id, user_excerpt FROM (
     SELECT account_id, user_excerpt,
         row_number() OVER (PARTITION BY account_id ORDER BY prompt_hash) AS r
     FROM (
         SELECT account_id, prompt_hash, MIN(user_excerpt) AS user_excerpt
-        FROM calls WHERE prompt_hash IS NOT NULL GROUP BY account_id, prompt_hash
+        FROM __CALLS__ WHERE prompt_hash IS NOT NULL GROUP BY account_id, prompt_hash
     ) d
 ) s WHERE r <= ?
 ORDER BY account_id, r
 """
+
+
+
+def topic_sample_sql(calls: str = "calls") -> str:
+    """Up to ``?`` distinct prompts per account, chosen by prompt hash."""
+    return _TOPIC_SAMPLE_TEMPLATE.replace("__CALLS__", calls)
+
+
+TOPIC_SAMPLE_SQL = topic_sample_sql()
 
 _EMBED_CHARS = 300
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-__all__ = ["timeline_svg"]
+__all__ = ["cluster_svg", "timeline_svg"]
 
 
 def timeline_svg(points: Sequence[dict[str, Any]], *, width: int = 640, height: int = 140) -> str:
@@ -39,4 +39,45 @@ def timeline_svg(points: Sequence[dict[str, Any]], *, width: int = 640, height: 
     parts.append(f'<text x="{width - 8}" y="{height - 6}" class="axis" text-anchor="end">'
                  f'{escape(points[-1]["day"])}</text>')
     parts.append("</svg>")
+    return "".join(parts)
+
+
+_VERDICT_CLASS = {"harvesting": "node-bad", "suspicious": "node-warn"}
+
+
+def cluster_svg(members: Sequence[str], edges: Sequence[Any], verdicts: dict[str, str], *,
+                max_nodes: int = 80, size: int = 420) -> str:
+    """Members on a circle (at most ``max_nodes``, the best connected), edges as lines.
+
+    Deterministic and script-free: nodes are ordered by degree then id, so the picture is the
+    same in every run; a line's opacity follows its edge's score.
+    """
+    degree: dict[str, int] = {m: 0 for m in members}
+    for e in edges:
+        degree[e.src] = degree.get(e.src, 0) + 1
+        degree[e.dst] = degree.get(e.dst, 0) + 1
+    shown = sorted(members, key=lambda m: (-degree.get(m, 0), m))[:max_nodes]
+    import math
+
+    r = size / 2 - 16
+    pos = {m: (size / 2 + r * math.cos(2 * math.pi * i / max(len(shown), 1)),
+               size / 2 + r * math.sin(2 * math.pi * i / max(len(shown), 1)))
+           for i, m in enumerate(sorted(shown))}
+    top = max((e.score for e in edges), default=1.0) or 1.0
+    parts = [f'<svg class="cluster" viewBox="0 0 {size} {size}" role="img" '
+             f'aria-label="linked accounts and the edges between them">']
+    for e in sorted(edges, key=lambda e: (e.score, e.src, e.dst)):
+        if e.src in pos and e.dst in pos:
+            (x1, y1), (x2, y2) = pos[e.src], pos[e.dst]
+            parts.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
+                         f'class="edge" stroke-opacity="{0.15 + 0.6 * e.score / top:.2f}"/>')
+    for m in sorted(shown):
+        x, y = pos[m]
+        css = _VERDICT_CLASS.get(verdicts.get(m, ""), "node")
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" class="{css}">'
+                     f'<title>{escape(m)} ({escape(verdicts.get(m, "normal"))})</title></circle>')
+    parts.append("</svg>")
+    if len(members) > len(shown):
+        parts.append(f'<p class="muted">showing the {len(shown)} best-connected of '
+                     f'{len(members)} members</p>')
     return "".join(parts)

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 
 from distillwatch.detect import ScoreResult
-from distillwatch.findings import AccountFinding
+from distillwatch.findings import AccountFinding, ClusterFinding
 
 __all__ = ["ACCOUNTS_CSV_COLUMNS", "write_accounts_csv", "write_findings_jsonl"]
 
@@ -37,7 +37,8 @@ def write_accounts_csv(path: Path, scores: ScoreResult,
     return len(order)
 
 
-def write_findings_jsonl(path: Path, findings: Sequence[AccountFinding]) -> int:
+def write_findings_jsonl(path: Path,
+                         findings: Sequence[AccountFinding | ClusterFinding]) -> int:
     """One JSON object per finding, in the order given."""
     with path.open("wb") as fh:
         for finding in findings:

@@ -10,8 +10,8 @@ from typing import Any
 import jinja2
 
 from distillwatch import __version__
-from distillwatch.findings import AccountFinding
-from distillwatch.report._charts import timeline_svg
+from distillwatch.findings import AccountFinding, ClusterFinding
+from distillwatch.report._charts import cluster_svg, timeline_svg
 
 __all__ = ["render_report", "write_report"]
 
@@ -27,18 +27,22 @@ def _env() -> jinja2.Environment:
     env.filters["pct"] = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"
     env.filters["num"] = lambda v: "n/a" if v is None else f"{v:,.0f}"
     env.globals["timeline_svg"] = timeline_svg
+    env.globals["cluster_svg"] = cluster_svg
     return env
 
 
 def render_report(findings: Sequence[AccountFinding], summary: dict[str, Any], *,
+                  clusters: Sequence[ClusterFinding] = (),
                   generated_at: datetime | None = None) -> str:
     """The report as one HTML string (no external assets)."""
     when = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     return _env().get_template("report.html.j2").render(
-        findings=findings, summary=summary, generated_at=when, version=__version__)
+        findings=findings, clusters=clusters, summary=summary, generated_at=when,
+        version=__version__)
 
 
 def write_report(path: Path, findings: Sequence[AccountFinding], summary: dict[str, Any], *,
+                 clusters: Sequence[ClusterFinding] = (),
                  generated_at: datetime | None = None) -> None:
-    path.write_text(render_report(findings, summary, generated_at=generated_at),
-                    encoding="utf-8")
+    path.write_text(render_report(findings, summary, clusters=clusters,
+                                  generated_at=generated_at), encoding="utf-8")

@@ -1,0 +1,132 @@
+"""Evidence edges between accounts, found through blocking keys (never all pairs).
+
+Each account gets a small set of keys per kind: the networks and addresses it calls from, its
+user agents, the template ends and system prompts it uses repeatedly, and from the accounts
+file its payment fingerprint, e-mail domain and sign-up hour. Accounts that share a key are a
+candidate pair. A shared key counts for little when many accounts share it (an SDK's user
+agent, gmail.com, a cloud range), so each kind's weight for a pair is the inverse-frequency of
+the rarest key they share (see ``_graph.strength``); keys shared by more than ``max_bucket``
+accounts make no pairs at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from distillwatch.ingest import Store
+
+__all__ = ["EDGE_KINDS", "EdgeKind", "account_keys_sql", "candidate_edges"]
+
+
+@dataclass(frozen=True)
+class EdgeKind:
+    """One kind of evidence: its weight in an edge's score and how to explain it.
+
+    ``corroborates`` says whether the kind counts toward the independent kinds an edge needs:
+    a user agent or a /24 is shared by whole customer bases (one SDK, one cloud), so it adds
+    to an edge's score but never makes an edge on its own terms.
+    """
+
+    name: str
+    weight: float
+    text: str
+    corroborates: bool = True
+
+
+EDGE_KINDS: tuple[EdgeKind, ...] = (
+    EdgeKind("template", 1.0, "same prompt template or system prompt used repeatedly"),
+    EdgeKind("payment", 1.0, "same payment fingerprint"),
+    EdgeKind("address", 0.7, "same client address"),
+    EdgeKind("signup", 0.6, "signed up in the same hour"),
+    EdgeKind("email", 0.5, "same e-mail domain"),
+    EdgeKind("shape", 0.6, "same request shape (parameter order and values)"),
+    EdgeKind("network", 0.3, "same /24 or /48 network", corroborates=False),
+    EdgeKind("agent", 0.2, "same user agent", corroborates=False),
+)
+
+#: Keys an account must use this many times before they say something about it.
+MIN_KEY_CALLS = 3
+
+_KEYS_SQL = f"""
+WITH per_key AS (
+    SELECT account_id, 'address' AS kind, client_ip AS key, COUNT(*) AS k
+        FROM calls WHERE client_ip IS NOT NULL GROUP BY 1, 3
+    UNION ALL
+    SELECT account_id, 'network', ip_prefix, COUNT(*)
+        FROM calls WHERE ip_prefix IS NOT NULL GROUP BY 1, 3
+    UNION ALL
+    SELECT account_id, 'agent', user_agent, COUNT(*)
+        FROM calls WHERE user_agent IS NOT NULL GROUP BY 1, 3
+    UNION ALL
+    SELECT account_id, 'shape', concat_ws('|', param_keys, CAST(max_tokens AS VARCHAR),
+            CAST(temperature AS VARCHAR), CAST(n AS VARCHAR), CAST(top_logprobs AS VARCHAR),
+            reasoning_effort), COUNT(*)
+        FROM calls GROUP BY 1, 3
+    UNION ALL
+    SELECT account_id, 'template', CAST(template_prefix AS VARCHAR), COUNT(*)
+        FROM calls WHERE template_prefix IS NOT NULL GROUP BY 1, 3
+    UNION ALL
+    SELECT account_id, 'template', CAST(template_suffix AS VARCHAR), COUNT(*)
+        FROM calls WHERE template_suffix IS NOT NULL GROUP BY 1, 3
+    UNION ALL
+    SELECT account_id, 'template', 's' || CAST(system_hash AS VARCHAR), COUNT(*)
+        FROM calls WHERE system_hash IS NOT NULL GROUP BY 1, 3
+),
+ranked AS (
+    SELECT *, row_number() OVER (PARTITION BY account_id, kind ORDER BY k DESC, key) AS r
+    FROM per_key WHERE k >= {MIN_KEY_CALLS}
+)
+SELECT account_id, kind, key FROM ranked WHERE r <= ?
+UNION ALL
+SELECT account_id, 'payment', payment_fingerprint FROM accounts
+    WHERE payment_fingerprint IS NOT NULL
+UNION ALL
+SELECT account_id, 'email', lower(email_domain) FROM accounts WHERE email_domain IS NOT NULL
+UNION ALL
+SELECT account_id, 'signup', strftime(date_trunc('hour', created_at), '%Y-%m-%dT%H')
+    FROM accounts WHERE created_at IS NOT NULL
+"""
+
+
+def account_keys_sql() -> str:
+    """The SQL that lists (account_id, kind, key): top keys per account and kind."""
+    return _KEYS_SQL
+
+
+_PAIRS_SQL = """
+WITH keys AS (SELECT DISTINCT account_id, kind, key FROM _link_keys
+              WHERE account_id IN (SELECT account_id FROM _link_population)),
+buckets AS (SELECT kind, key, COUNT(*) AS size FROM keys GROUP BY kind, key),
+usable AS (SELECT k.* , b.size FROM keys k JOIN buckets b USING (kind, key)
+           WHERE b.size BETWEEN 2 AND $max_bucket)
+SELECT a.account_id AS src, b.account_id AS dst, a.kind, MIN(a.size) AS bucket,
+    CASE WHEN MIN(a.size) <= $rare OR $n <= $rare THEN 1.0
+         ELSE GREATEST(0.0, LEAST(1.0, LN(CAST($n AS DOUBLE) / MIN(a.size))
+                                       / LN(CAST($n AS DOUBLE) / $rare))) END AS strength
+FROM usable a JOIN usable b ON a.kind = b.kind AND a.key = b.key AND a.account_id < b.account_id
+GROUP BY a.account_id, b.account_id, a.kind
+"""
+
+#: A key held by at most this many accounts is full-strength evidence; past it, strength falls
+#: with the log of how common the key is (inverse document frequency, rescaled so that a
+#: ring-sized bucket still counts).
+RARE_BUCKET = 50
+
+
+def candidate_edges(store: Store, *, keys_per_kind: int = 10,
+                    max_bucket: int = 1000) -> tuple[pa.Table, int]:
+    """(src, dst, kind, bucket, strength) per account pair and kind; and the population.
+
+    ``bucket`` is the number of accounts holding the rarest key the pair shares, ``strength``
+    what sharing it says, in [0, 1].
+    """
+    store.con.execute("CREATE OR REPLACE TEMP TABLE _link_keys AS " + _KEYS_SQL,
+                      [keys_per_kind])
+    store.con.execute("CREATE OR REPLACE TEMP VIEW _link_population AS "
+                      "SELECT DISTINCT account_id FROM calls")
+    n_rows = store.con.execute("SELECT COUNT(*) FROM _link_population").fetchall()
+    n = int(n_rows[0][0])
+    return store.con.sql(_PAIRS_SQL, params={"max_bucket": max_bucket, "n": n,
+                                             "rare": RARE_BUCKET}).to_arrow_table(), n

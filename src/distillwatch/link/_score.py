@@ -1,0 +1,62 @@
+"""Score each linked group as one operation: its members' calls pooled into one profile.
+
+A ring of 200 accounts with 2,000 calls each is a 400,000-call operation: the cluster's calls
+are regrouped under the cluster id and profiled with the same SQL as accounts, then scored by
+the same model against the accounts' own population baselines.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from distillwatch.detect import NORMAL, AccountScorer, ScoreResult
+from distillwatch.ingest import Store
+from distillwatch.link._graph import Linking
+from distillwatch.profile import account_profiles
+
+__all__ = ["score_clusters"]
+
+_VIEWS = """
+CREATE OR REPLACE TEMP VIEW _cluster_calls AS
+    SELECT c.* REPLACE (m.cluster_id AS account_id)
+    FROM calls c JOIN _membership m ON m.account_id = c.account_id;
+CREATE OR REPLACE TEMP VIEW _cluster_accounts AS
+    SELECT m.cluster_id AS account_id, MIN(a.created_at) AS created_at,
+        MIN(a.payment_fingerprint) AS payment_fingerprint, MIN(a.email_domain) AS email_domain,
+        MIN(a.country) AS country, MIN(a.tier) AS tier,
+        COALESCE(BOOL_AND(a.allowlisted), FALSE) AS allowlisted
+    FROM _membership m LEFT JOIN accounts a ON a.account_id = m.account_id
+    GROUP BY m.cluster_id;
+"""
+
+
+def score_clusters(store: Store, linking: Linking, scorer: AccountScorer,
+                   members: ScoreResult, *, min_flagged_share: float = 0.5,
+                   ) -> tuple[pa.Table, ScoreResult] | None:
+    """Profiles and scores of every cluster (``account_id`` holds the cluster id).
+
+    A cluster's risk is that of its pooled calls, but it is an operation (verdict other than
+    ``normal``) only when at least ``min_flagged_share`` of its members are flagged in their
+    own right: pooling a company's honest team keys makes a big account, not a harvester.
+    """
+    if not linking.membership:
+        return None
+    membership = pa.table({"account_id": list(linking.membership),
+                           "cluster_id": list(linking.membership.values())})
+    store.con.register("_membership_arrow", membership)
+    store.con.execute("CREATE OR REPLACE TEMP TABLE _membership AS "
+                      "SELECT * FROM _membership_arrow")
+    store.con.unregister("_membership_arrow")
+    store.con.execute(_VIEWS)
+    profiles = account_profiles(store, calls="_cluster_calls", accounts="_cluster_accounts")
+    scores = scorer.score(profiles)
+    flagged = {a for a, v in zip(members.account_ids, members.verdicts, strict=True)
+               if v != NORMAL}
+    size: dict[str, int] = {}
+    hits: dict[str, int] = {}
+    for account, cid in linking.membership.items():
+        size[cid] = size.get(cid, 0) + 1
+        hits[cid] = hits.get(cid, 0) + (account in flagged)
+    verdicts = [v if hits.get(cid, 0) >= min_flagged_share * size.get(cid, 1) else NORMAL
+                for cid, v in zip(scores.account_ids, scores.verdicts, strict=True)]
+    return profiles, ScoreResult(scores.account_ids, scores.risk, verdicts, scores.reasons)

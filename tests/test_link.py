@@ -1,0 +1,105 @@
+"""Linking: hand-made edge tables per kind, communities, explanations, and the scan wiring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from distillwatch.features import call_features
+from distillwatch.ingest import Store, read_accounts, read_canonical_batches
+from distillwatch.link import EDGE_KINDS, candidate_edges, cluster_name, link_graph
+from factories import make_event, write_jsonl
+
+
+def _edges(rows: list[tuple[str, str, str, float]]) -> pa.Table:
+    return pa.table({"src": [r[0] for r in rows], "dst": [r[1] for r in rows],
+                     "kind": [r[2] for r in rows], "bucket": [2] * len(rows),
+                     "strength": [r[3] for r in rows]})
+
+
+def _clique(members: list[str], kinds: list[str]) -> list[tuple[str, str, str, float]]:
+    return [(a, b, k, 1.0) for i, a in enumerate(members) for b in members[i + 1:] for k in kinds]
+
+
+@pytest.mark.parametrize(
+    "kinds",
+    [["template", "payment"], ["address", "signup"], ["email", "shape"], ["template", "signup"]],
+)
+def test_two_corroborating_kinds_link_a_group(kinds: list[str]) -> None:
+    ring = [f"r{i}" for i in range(6)]
+    linking = link_graph(_edges(_clique(ring, kinds)), min_score=1.0)
+    assert len(linking.clusters) == 1
+    cluster = linking.clusters[0]
+    assert cluster.members == sorted(ring) and cluster.cluster_id == cluster_name(ring)
+    assert set(cluster.edges_by_kind()) == set(kinds)
+    assert cluster.strongest(3)[0].kinds.keys() == set(kinds)
+
+
+@pytest.mark.parametrize("kinds", [["template"], ["payment"], ["agent", "network"],
+                                   ["template", "agent"]])
+def test_no_single_kind_decides_alone(kinds: list[str]) -> None:
+    group = [f"a{i}" for i in range(8)]
+    linking = link_graph(_edges(_clique(group, kinds)), min_score=0.1)
+    assert linking.clusters == [] and linking.membership == {}
+
+
+def test_weak_shared_keys_do_not_link() -> None:
+    group = [f"a{i}" for i in range(5)]
+    rows = [(a, b, k, 0.3) for a, b, k, _ in _clique(group, ["template", "email"])]
+    assert link_graph(_edges(rows)).clusters == []
+
+
+def test_two_rings_joined_by_one_stray_edge_stay_apart() -> None:
+    left = [f"l{i}" for i in range(8)]
+    right = [f"r{i}" for i in range(8)]
+    rows = _clique(left, ["template", "payment"]) + _clique(right, ["address", "signup"])
+    rows += [("l0", "r0", "email", 1.0), ("l0", "r0", "shape", 1.0)]
+    linking = link_graph(_edges(rows), min_score=1.0, resolution=1.0)
+    groups = sorted(c.members for c in linking.clusters)
+    assert groups == [sorted(left), sorted(right)]
+
+
+def test_every_edge_kind_is_explained() -> None:
+    for kind in EDGE_KINDS:
+        assert kind.text and kind.weight > 0
+
+
+def test_candidate_edges_come_from_shared_keys_in_the_store(tmp_path: Path) -> None:
+    wrapper = ("You are a data generator. Answer the following task completely and in "
+               "detail, then stop: ")
+    records = []
+    for i in range(4):  # a ring: shared wrapper, shared payment instrument
+        records += [make_event(f"ring{i}", request_id=f"r{i}-{j}",
+                               user_text=wrapper + f"task number {i * 10 + j} about topic {j}")
+                    for j in range(5)]
+    for i in range(4):  # honest customers: their own prompts, cards, addresses and clients
+        for j in range(5):
+            record = make_event(f"solo{i}", request_id=f"s{i}-{j}",
+                                user_text=f"customer {i} question {j}", temperature=0.1 * i)
+            record["client_ip"] = f"198.51.{100 + i}.{j + 1}"
+            record["user_agent"] = f"custom-client/{i}"
+            records.append(record)
+    logs = write_jsonl(tmp_path / "t.jsonl", records)
+    accounts = tmp_path / "accounts.jsonl"
+    accounts.write_text("".join(
+        f'{{"account_id": "ring{i}", "payment_fingerprint": "pm_shared"}}\n' for i in range(4))
+        + "".join(f'{{"account_id": "solo{i}", "payment_fingerprint": "pm_{i}"}}\n'
+                  for i in range(4)))
+    with Store(tmp_path / "db.duckdb") as store:
+        store.upsert_accounts(read_accounts(str(accounts)))
+        for batch in read_canonical_batches([str(logs)]):
+            store.stage(call_features(batch))
+        store.merge_staged()
+        edges, population = candidate_edges(store)
+    assert population == 8
+    kinds = {(s, d): set() for s, d in zip(edges.column("src").to_pylist(),
+                                           edges.column("dst").to_pylist(), strict=True)}
+    for s, d, k in zip(edges.column("src").to_pylist(), edges.column("dst").to_pylist(),
+                       edges.column("kind").to_pylist(), strict=True):
+        kinds[(s, d)].add(k)
+    assert {"template", "payment"} <= kinds[("ring0", "ring1")]
+    assert all("payment" not in v for (s, _d), v in kinds.items() if s.startswith("solo"))
+    linking = link_graph(edges)
+    assert [c.members for c in linking.clusters] == [["ring0", "ring1", "ring2", "ring3"]]
