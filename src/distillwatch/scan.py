@@ -162,6 +162,29 @@ def _link(store: Store, scorer: AccountScorer, scores: ScoreResult
     return scores, clusters, findings
 
 
+def _write_outputs(store: Store, options: ScanOptions, summary: ScanSummary,
+                   profiles: pa.Table, scores: ScoreResult, clusters: dict[str, str],
+                   cluster_findings: list[ClusterFinding]) -> dict[str, Path]:
+    """``accounts.csv``, ``findings.jsonl`` (operations first) and ``report.html``."""
+    findings = build_account_findings(store, profiles, scores, redact=options.redact,
+                                      clusters=clusters)
+    paths = {
+        "accounts": options.out / "accounts.csv",
+        "findings": options.out / "findings.jsonl",
+        "report": options.out / "report.html",
+    }
+    write_accounts_csv(paths["accounts"], scores, clusters)
+    write_findings_jsonl(paths["findings"], [*cluster_findings, *findings])
+    first = profiles.column("first_ts").to_pylist()
+    last = profiles.column("last_ts").to_pylist()
+    header = summary.as_dict()
+    header["redacted"] = options.redact
+    header["first_seen"] = min(first).strftime("%Y-%m-%d %H:%M") if first else None
+    header["last_seen"] = max(last).strftime("%Y-%m-%d %H:%M") if last else None
+    write_report(paths["report"], findings, header, clusters=cluster_findings)
+    return paths
+
+
 def scan(inputs: Sequence[str], options: ScanOptions, *, on_rows: Progress | None = None,
          on_stage: Callable[[str], None] | None = None) -> ScanSummary:
     """Run the whole scan and write ``accounts.csv``, ``findings.jsonl`` and ``report.html``."""
@@ -196,25 +219,11 @@ def scan(inputs: Sequence[str], options: ScanOptions, *, on_rows: Progress | Non
         scores = with_silent_accounts(scores, known)
         t4 = time.perf_counter()
         stage("report")
-        findings = build_account_findings(store, profiles, scores, redact=options.redact,
-                                          clusters=clusters)
         summary.accounts = len(scores.account_ids)
         summary.harvesting = sum(v == HARVESTING for v in scores.verdicts)
         summary.suspicious = sum(v == SUSPICIOUS for v in scores.verdicts)
-        first = profiles.column("first_ts").to_pylist()
-        last = profiles.column("last_ts").to_pylist()
-        paths = {
-            "accounts": options.out / "accounts.csv",
-            "findings": options.out / "findings.jsonl",
-            "report": options.out / "report.html",
-        }
-        write_accounts_csv(paths["accounts"], scores, clusters)
-        write_findings_jsonl(paths["findings"], [*cluster_findings, *findings])
-        header = summary.as_dict()
-        header["redacted"] = options.redact
-        header["first_seen"] = min(first).strftime("%Y-%m-%d %H:%M") if first else None
-        header["last_seen"] = max(last).strftime("%Y-%m-%d %H:%M") if last else None
-        write_report(paths["report"], findings, header, clusters=cluster_findings)
+        paths = _write_outputs(store, options, summary, profiles, scores, clusters,
+                               cluster_findings)
         summary.outputs = {k: str(v) for k, v in paths.items()}
         t5 = time.perf_counter()
         summary.seconds = {"ingest": t1 - t0, "profile": t2 - t1, "score": t3 - t2,

@@ -44,7 +44,8 @@ def scan_progress(enabled: bool = True) -> Iterator[tuple[Any, Any]]:
 
         def on_stage(name: str) -> None:
             labels = {"ingest": "reading calls", "profile": "profiling accounts",
-                      "score": "scoring accounts", "report": "writing findings and report"}
+                      "score": "scoring accounts", "link": "linking accounts into operations",
+                      "report": "writing findings and report"}
             progress.update(task, description=labels.get(name, name))
 
         yield on_rows, on_stage
@@ -61,6 +62,8 @@ def summary_table(summary: ScanSummary) -> Table:
     table.add_row("accounts", f"{summary.accounts:,}")
     table.add_row("harvesting", f"[red]{summary.harvesting:,}[/red]")
     table.add_row("suspicious", f"[yellow]{summary.suspicious:,}[/yellow]")
+    table.add_row("linked operations",
+                  f"{summary.clusters:,} ({summary.clustered_accounts:,} accounts)")
     bad = f"{summary.read.bad:,}"
     if summary.read.bad_by_file:
         bad += " (" + ", ".join(f"{f}: {n:,}" for f, n in summary.read.bad_by_file.items()) + ")"

@@ -32,9 +32,11 @@ __all__ = ["scan"]
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
               help="Processes that parse and featurise calls (0: one per core for large "
                    "inputs; 1: no extra process).")
+@click.option("--link/--no-link", default=True, show_default=True,
+              help="Link accounts into operations (rings) and score each as one.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display or summary.")
 def scan(traffic: tuple[str, ...], out: Path, accounts: str | None, db: Path, fmt: str,
-         strict: bool, redact: bool, workers: int, quiet: bool) -> None:
+         strict: bool, redact: bool, workers: int, link: bool, quiet: bool) -> None:
     """Rank the accounts in TRAFFIC logs by how likely they harvest outputs for distillation.
 
     TRAFFIC is one or more traffic-log files (.jsonl or .jsonl.gz), folders, globs, or - for
@@ -47,7 +49,7 @@ def scan(traffic: tuple[str, ...], out: Path, accounts: str | None, db: Path, fm
       distillwatch scan logs/2026-11-*.jsonl.gz --accounts accounts.jsonl --out scan-out
     """
     options = ScanOptions(out=out, db=db, accounts=accounts, fmt=fmt, strict=strict,
-                          redact=redact, workers=workers)
+                          redact=redact, workers=workers, link=link)
     with scan_progress(enabled=not quiet) as (on_rows, on_stage):
         summary = run_scan(traffic, options, on_rows=on_rows, on_stage=on_stage)
     if not quiet:
