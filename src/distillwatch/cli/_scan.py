@@ -41,8 +41,9 @@ def scan(traffic: tuple[str, ...], out: Path, accounts: str | None, db: Path, fm
 
     TRAFFIC is one or more traffic-log files (.jsonl or .jsonl.gz), folders, globs, or - for
     stdin. Bad lines are counted and reported with file, line and field, and never stop the
-    scan unless --strict. Writes OUT/accounts.csv (every account: risk, verdict, reasons),
-    OUT/findings.jsonl (evidence per flagged account) and OUT/report.html (case files).
+    scan unless --strict. Writes OUT/accounts.csv (every account: risk, verdict, linked
+    operation, reasons), OUT/findings.jsonl (evidence per flagged operation and account) and
+    OUT/report.html (case files).
 
     \b
     Example:
