@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from distillwatch.detect import NORMAL, AccountScorer, ScoreResult
+from distillwatch.detect import HARVESTING, NORMAL, AccountScorer, ScoreResult
 from distillwatch.ingest import Store
 from distillwatch.link._graph import Linking
 from distillwatch.profile import account_profiles
@@ -31,13 +31,15 @@ CREATE OR REPLACE TEMP VIEW _cluster_accounts AS
 
 
 def score_clusters(store: Store, linking: Linking, scorer: AccountScorer,
-                   members: ScoreResult, *, min_flagged_share: float = 0.5,
+                   members: ScoreResult, *, min_harvesting_share: float = 0.5,
                    ) -> tuple[pa.Table, ScoreResult] | None:
     """Profiles and scores of every cluster (``account_id`` holds the cluster id).
 
     A cluster's risk is that of its pooled calls, but it is an operation (verdict other than
-    ``normal``) only when at least ``min_flagged_share`` of its members are flagged in their
-    own right: pooling a company's honest team keys makes a big account, not a harvester.
+    ``normal``) only when at least ``min_harvesting_share`` of its members are ``harvesting``
+    in their own right: pooling a company's honest team keys makes a big account, not a
+    harvester, and a few apps built on the same boilerplate that each look a little unusual
+    are not a ring.
     """
     if not linking.membership:
         return None
@@ -51,12 +53,12 @@ def score_clusters(store: Store, linking: Linking, scorer: AccountScorer,
     profiles = account_profiles(store, calls="_cluster_calls", accounts="_cluster_accounts")
     scores = scorer.score(profiles)
     flagged = {a for a, v in zip(members.account_ids, members.verdicts, strict=True)
-               if v != NORMAL}
+               if v == HARVESTING}
     size: dict[str, int] = {}
     hits: dict[str, int] = {}
     for account, cid in linking.membership.items():
         size[cid] = size.get(cid, 0) + 1
         hits[cid] = hits.get(cid, 0) + (account in flagged)
-    verdicts = [v if hits.get(cid, 0) >= min_flagged_share * size.get(cid, 1) else NORMAL
+    verdicts = [v if hits.get(cid, 0) >= min_harvesting_share * size.get(cid, 1) else NORMAL
                 for cid, v in zip(scores.account_ids, scores.verdicts, strict=True)]
     return profiles, ScoreResult(scores.account_ids, scores.risk, verdicts, scores.reasons)
