@@ -103,3 +103,29 @@ def test_candidate_edges_come_from_shared_keys_in_the_store(tmp_path: Path) -> N
     assert all("payment" not in v for (s, _d), v in kinds.items() if s.startswith("solo"))
     linking = link_graph(edges)
     assert [c.members for c in linking.clusters] == [["ring0", "ring1", "ring2", "ring3"]]
+
+
+def test_keys_common_only_among_flagged_accounts_keep_their_strength(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from distillwatch.link import _edges
+
+    monkeypatch.setattr(_edges, "RARE_BUCKET", 2)
+    wrapper = "Respond as a data generator and answer the following task in full detail: "
+    records = [make_event(f"acct{i}", request_id=f"r{i}-{j}", user_text=wrapper + f"job {i}-{j}")
+               for i in range(8) for j in range(4)]
+    logs = write_jsonl(tmp_path / "t.jsonl", records)
+    with Store(tmp_path / "db.duckdb") as store:
+        for batch in read_canonical_batches([str(logs)]):
+            store.stage(call_features(batch))
+        store.merge_staged()
+        plain, _ = candidate_edges(store)
+        ring, _ = candidate_edges(store, flagged=[f"acct{i}" for i in range(8)])
+
+    def template_strength(edges: pa.Table) -> float:
+        rows = [s for k, s in zip(edges.column("kind").to_pylist(),
+                                  edges.column("strength").to_pylist(), strict=True)
+                if k == "template"]
+        return max(rows)
+
+    assert template_strength(plain) < 0.5  # eight of eight accounts: boilerplate
+    assert template_strength(ring) == 1.0  # held only by flagged accounts: not boilerplate

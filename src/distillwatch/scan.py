@@ -146,7 +146,9 @@ def _link(store: Store, scorer: AccountScorer, scores: ScoreResult
     ``accounts.csv`` and a finding): a company's many keys or a campus behind one address are
     linked too, but they are not an operation to act on.
     """
-    edges, _population = candidate_edges(store)
+    harvesting = [a for a, v in zip(scores.account_ids, scores.verdicts, strict=True)
+                  if v == HARVESTING]
+    edges, _population = candidate_edges(store, flagged=harvesting)
     linking = link_graph(edges)
     scored = score_clusters(store, linking, scorer, scores)
     if scored is None:

@@ -11,11 +11,12 @@ accounts make no pairs at all.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pyarrow as pa
 
-from distillwatch.ingest import Store
+from distillwatch.ingest import ACCOUNTS_SCHEMA, Store
 
 __all__ = ["EDGE_KINDS", "EdgeKind", "account_keys_sql", "candidate_edges"]
 
@@ -98,12 +99,17 @@ def account_keys_sql() -> str:
 _PAIRS_SQL = """
 WITH keys AS (SELECT DISTINCT account_id, kind, key FROM _link_keys
               WHERE account_id IN (SELECT account_id FROM _link_population)),
-buckets AS (SELECT kind, key, COUNT(*) AS size FROM keys GROUP BY kind, key),
-usable AS (SELECT k.* , b.size FROM keys k JOIN buckets b USING (kind, key)
-           WHERE b.size BETWEEN 2 AND $max_bucket)
+buckets AS (
+    SELECT kind, key, COUNT(*) AS size,
+        COUNT(*) FILTER (WHERE account_id NOT IN (SELECT account_id FROM _link_flagged))
+            AS common
+    FROM keys GROUP BY kind, key
+),
+usable AS (SELECT k.*, b.size, b.common FROM keys k JOIN buckets b USING (kind, key)
+           WHERE b.size >= 2 AND b.common <= $max_bucket AND b.size <= $hard_cap)
 SELECT a.account_id AS src, b.account_id AS dst, a.kind, MIN(a.size) AS bucket,
-    CASE WHEN MIN(a.size) <= $rare OR $n <= $rare THEN 1.0
-         ELSE GREATEST(0.0, LEAST(1.0, LN(CAST($n AS DOUBLE) / MIN(a.size))
+    CASE WHEN MIN(a.common) <= $rare OR $n <= $rare THEN 1.0
+         ELSE GREATEST(0.0, LEAST(1.0, LN(CAST($n AS DOUBLE) / MIN(a.common))
                                        / LN(CAST($n AS DOUBLE) / $rare))) END AS strength
 FROM usable a JOIN usable b ON a.kind = b.kind AND a.key = b.key AND a.account_id < b.account_id
 GROUP BY a.account_id, b.account_id, a.kind
@@ -115,18 +121,27 @@ GROUP BY a.account_id, b.account_id, a.kind
 RARE_BUCKET = 50
 
 
-def candidate_edges(store: Store, *, keys_per_kind: int = 10,
-                    max_bucket: int = 1000) -> tuple[pa.Table, int]:
+def candidate_edges(store: Store, *, flagged: Iterable[str] = (), keys_per_kind: int = 10,
+                    max_bucket: int = 1000, hard_cap: int = 20000) -> tuple[pa.Table, int]:
     """(src, dst, kind, bucket, strength) per account pair and kind; and the population.
 
     ``bucket`` is the number of accounts holding the rarest key the pair shares, ``strength``
-    what sharing it says, in [0, 1].
+    what sharing it says, in [0, 1]. How common a key is counts only the accounts *not* in
+    ``flagged`` (those already ``harvesting`` on their own evidence): a wrapper shared by a
+    300-account ring and nobody else is rare among honest customers, and must not be discounted
+    as boilerplate because the ring is big. ``hard_cap`` bounds the pairs any one key can make.
     """
+    store.ensure_accounts(ACCOUNTS_SCHEMA)  # a scan without an accounts file has none
     store.con.execute("CREATE OR REPLACE TEMP TABLE _link_keys AS " + _KEYS_SQL,
                       [keys_per_kind])
     store.con.execute("CREATE OR REPLACE TEMP VIEW _link_population AS "
                       "SELECT DISTINCT account_id FROM calls")
+    store.con.register("_link_flagged_arrow", pa.table({"account_id": pa.array(
+        sorted(set(flagged)), pa.string())}))
+    store.con.execute("CREATE OR REPLACE TEMP TABLE _link_flagged AS "
+                      "SELECT * FROM _link_flagged_arrow")
+    store.con.unregister("_link_flagged_arrow")
     n_rows = store.con.execute("SELECT COUNT(*) FROM _link_population").fetchall()
     n = int(n_rows[0][0])
-    return store.con.sql(_PAIRS_SQL, params={"max_bucket": max_bucket, "n": n,
-                                             "rare": RARE_BUCKET}).to_arrow_table(), n
+    params = {"max_bucket": max_bucket, "hard_cap": hard_cap, "n": n, "rare": RARE_BUCKET}
+    return store.con.sql(_PAIRS_SQL, params=params).to_arrow_table(), n
