@@ -9,7 +9,7 @@ import pytest
 
 from distillwatch.features import call_features
 from distillwatch.ingest import Store, read_accounts, read_canonical_batches
-from distillwatch.link import EDGE_KINDS, candidate_edges, cluster_name, link_graph
+from distillwatch.link import EDGE_KINDS, EdgePolicy, candidate_edges, cluster_name, link_graph
 from factories import make_event, write_jsonl
 
 
@@ -100,7 +100,7 @@ def test_candidate_edges_come_from_shared_keys_in_the_store(tmp_path: Path) -> N
                        edges.column("kind").to_pylist(), strict=True):
         kinds[(s, d)].add(k)
     assert {"template", "payment"} <= kinds[("ring0", "ring1")]
-    assert all("payment" not in v for (s, _d), v in kinds.items() if s.startswith("solo"))
+    assert not any(s.startswith("solo") or d.startswith("solo") for s, d in kinds)
     linking = link_graph(edges)
     assert [c.members for c in linking.clusters] == [["ring0", "ring1", "ring2", "ring3"]]
 
@@ -118,8 +118,10 @@ def test_keys_common_only_among_flagged_accounts_keep_their_strength(
         for batch in read_canonical_batches([str(logs)]):
             store.stage(call_features(batch))
         store.merge_staged()
-        plain, _ = candidate_edges(store)
-        ring, _ = candidate_edges(store, flagged=[f"acct{i}" for i in range(8)])
+        every_pair = EdgePolicy(min_score=0.0, min_kinds=0)
+        plain, _ = candidate_edges(store, policy=every_pair)
+        ring, _ = candidate_edges(store, flagged=[f"acct{i}" for i in range(8)],
+                                  policy=every_pair)
 
     def template_strength(edges: pa.Table) -> float:
         rows = [s for k, s in zip(edges.column("kind").to_pylist(),

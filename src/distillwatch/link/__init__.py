@@ -4,7 +4,7 @@ Edge discovery (``_edges``: SQL blocking keys over the store) is kept apart from
 (``_graph``: pure functions over an edge table) and from scoring (``_score``).
 """
 
-from distillwatch.link._edges import EDGE_KINDS, EdgeKind, candidate_edges
+from distillwatch.link._edges import EDGE_KINDS, EdgeKind, EdgePolicy, candidate_edges
 from distillwatch.link._graph import Cluster, Edge, Linking, cluster_name, link_graph
 from distillwatch.link._inherit import inherit_cluster_risk
 from distillwatch.link._score import score_clusters
@@ -14,6 +14,7 @@ __all__ = [
     "Cluster",
     "Edge",
     "EdgeKind",
+    "EdgePolicy",
     "Linking",
     "candidate_edges",
     "cluster_name",

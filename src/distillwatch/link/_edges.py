@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from distillwatch.ingest import ACCOUNTS_SCHEMA, Store
 
-__all__ = ["EDGE_KINDS", "EdgeKind", "account_keys_sql", "candidate_edges"]
+__all__ = ["EDGE_KINDS", "EdgeKind", "EdgePolicy", "account_keys_sql", "candidate_edges"]
 
 
 @dataclass(frozen=True)
@@ -106,13 +106,27 @@ buckets AS (
     FROM keys GROUP BY kind, key
 ),
 usable AS (SELECT k.*, b.size, b.common FROM keys k JOIN buckets b USING (kind, key)
-           WHERE b.size >= 2 AND b.common <= $max_bucket AND b.size <= $hard_cap)
-SELECT a.account_id AS src, b.account_id AS dst, a.kind, MIN(a.size) AS bucket,
-    CASE WHEN MIN(a.common) <= $rare OR $n <= $rare THEN 1.0
-         ELSE GREATEST(0.0, LEAST(1.0, LN(CAST($n AS DOUBLE) / MIN(a.common))
-                                       / LN(CAST($n AS DOUBLE) / $rare))) END AS strength
-FROM usable a JOIN usable b ON a.kind = b.kind AND a.key = b.key AND a.account_id < b.account_id
-GROUP BY a.account_id, b.account_id, a.kind
+           WHERE b.size >= 2 AND b.common <= $max_bucket AND b.size <= $hard_cap),
+per_kind AS (
+    SELECT a.account_id AS src, b.account_id AS dst, a.kind, MIN(a.size) AS bucket,
+        CASE WHEN MIN(a.common) <= $rare OR $n <= $rare THEN 1.0
+             ELSE GREATEST(0.0, LEAST(1.0, LN(CAST($n AS DOUBLE) / MIN(a.common))
+                                           / LN(CAST($n AS DOUBLE) / $rare))) END AS strength
+    FROM usable a JOIN usable b
+        ON a.kind = b.kind AND a.key = b.key AND a.account_id < b.account_id
+    GROUP BY a.account_id, b.account_id, a.kind
+),
+pooled AS (
+    SELECT p.src, p.dst, SUM(w.weight * p.strength) AS score,
+        SUM(CASE WHEN w.corroborates AND p.strength >= $min_strength THEN 1 ELSE 0 END)
+            AS kinds
+    FROM per_kind p JOIN _link_kinds w ON w.kind = p.kind
+    GROUP BY p.src, p.dst
+)
+SELECT p.src, p.dst, p.kind, p.bucket, p.strength
+FROM per_kind p JOIN pooled q ON q.src = p.src AND q.dst = p.dst
+WHERE q.score >= $min_score AND q.kinds >= $min_kinds
+ORDER BY p.src, p.dst, p.kind
 """
 
 #: A key held by at most this many accounts is full-strength evidence; past it, strength falls
@@ -121,9 +135,22 @@ GROUP BY a.account_id, b.account_id, a.kind
 RARE_BUCKET = 50
 
 
+@dataclass(frozen=True)
+class EdgePolicy:
+    """When pooled evidence makes an edge (shared by the SQL prefilter and the graph code)."""
+
+    min_score: float = 1.6
+    min_kinds: int = 2
+    min_strength: float = 0.5
+
+
 def candidate_edges(store: Store, *, flagged: Iterable[str] = (), keys_per_kind: int = 10,
-                    max_bucket: int = 1000, hard_cap: int = 20000) -> tuple[pa.Table, int]:
+                    max_bucket: int = 1000, hard_cap: int = 20000,
+                    policy: EdgePolicy | None = None) -> tuple[pa.Table, int]:
     """(src, dst, kind, bucket, strength) per account pair and kind; and the population.
+
+    Only pairs whose pooled evidence satisfies ``policy`` come back: pooling and filtering run
+    in the engine, so memory follows the edges kept, not every pair that shares some key.
 
     ``bucket`` is the number of accounts holding the rarest key the pair shares, ``strength``
     what sharing it says, in [0, 1]. How common a key is counts only the accounts *not* in
@@ -143,5 +170,12 @@ def candidate_edges(store: Store, *, flagged: Iterable[str] = (), keys_per_kind:
     store.con.unregister("_link_flagged_arrow")
     n_rows = store.con.execute("SELECT COUNT(*) FROM _link_population").fetchall()
     n = int(n_rows[0][0])
-    params = {"max_bucket": max_bucket, "hard_cap": hard_cap, "n": n, "rare": RARE_BUCKET}
+    policy = policy or EdgePolicy()
+    kinds = pa.table({"kind": [k.name for k in EDGE_KINDS],
+                      "weight": [k.weight for k in EDGE_KINDS],
+                      "corroborates": [k.corroborates for k in EDGE_KINDS]})
+    store.con.register("_link_kinds", kinds)
+    params = {"max_bucket": max_bucket, "hard_cap": hard_cap, "n": n, "rare": RARE_BUCKET,
+              "min_score": policy.min_score, "min_kinds": policy.min_kinds,
+              "min_strength": policy.min_strength}
     return store.con.sql(_PAIRS_SQL, params=params).to_arrow_table(), n

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import igraph as ig
 import pyarrow as pa
 
-from distillwatch.link._edges import EDGE_KINDS
+from distillwatch.link._edges import EDGE_KINDS, EdgePolicy
 
 __all__ = ["Cluster", "Edge", "Linking", "cluster_name", "corroborating_kinds", "link_graph"]
 
@@ -76,7 +76,7 @@ def _pool(edges: pa.Table) -> list[Edge]:
     return pooled
 
 
-def corroborating_kinds(edge: Edge, *, min_strength: float = 0.5) -> int:
+def corroborating_kinds(edge: Edge, *, min_strength: float = EdgePolicy.min_strength) -> int:
     """Independent kinds of evidence on an edge (weak kinds such as user agents excluded)."""
     return sum(1 for k, s in edge.kinds.items() if _KIND[k].corroborates and s >= min_strength)
 
@@ -87,8 +87,9 @@ def cluster_name(members: list[str]) -> str:
     return f"ring-{digest[:12]}"
 
 
-def link_graph(edges: pa.Table, *, min_score: float = 1.6, min_kinds: int = 2,
-               resolution: float = 0.05, seed: int = 0) -> Linking:
+def link_graph(edges: pa.Table, *, min_score: float = EdgePolicy.min_score,
+               min_kinds: int = EdgePolicy.min_kinds, resolution: float = 0.05,
+               seed: int = 0) -> Linking:
     """Pool edges per pair, keep the corroborated ones, and find communities with Leiden.
 
     The defaults were chosen on a simulated population that the benchmark does not use
