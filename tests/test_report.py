@@ -15,10 +15,10 @@ from distillwatch.findings import (
     AccountFinding,
     ClusterFinding,
     Example,
-    LinkEvidence,
     ReasonEvidence,
     redact_text,
 )
+from distillwatch.link import Edge
 from distillwatch.report import (
     ACCOUNTS_CSV_COLUMNS,
     render_report,
@@ -55,8 +55,8 @@ def _finding() -> AccountFinding:
 
 
 def _cluster() -> ClusterFinding:
-    edges = (LinkEvidence("acct_7f3a", "acct_91bc", 2.0, {"template": 1.0, "payment": 1.0}),
-             LinkEvidence("acct_91bc", "acct_c0de", 1.6, {"template": 1.0, "shape": 1.0}))
+    edges = (Edge("acct_7f3a", "acct_91bc", 2.0, {"template": 1.0, "payment": 1.0}),
+             Edge("acct_91bc", "acct_c0de", 1.6, {"template": 1.0, "shape": 1.0}))
     return ClusterFinding(
         cluster_id="ring-0123456789ab", risk=0.999, verdict="harvesting",
         members=("acct_7f3a", "acct_91bc", "acct_c0de"),

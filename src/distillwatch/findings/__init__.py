@@ -9,10 +9,9 @@ from distillwatch.findings._model import (
     AccountFinding,
     ClusterFinding,
     Example,
-    LinkEvidence,
     ReasonEvidence,
     finding_id,
 )
 
-__all__ = ["AccountFinding", "ClusterFinding", "Example", "LinkEvidence", "ReasonEvidence",
+__all__ = ["AccountFinding", "ClusterFinding", "Example", "ReasonEvidence",
            "build_account_findings", "build_cluster_findings", "finding_id", "redact_text"]

@@ -14,7 +14,6 @@ from distillwatch.findings._model import (
     AccountFinding,
     ClusterFinding,
     Example,
-    LinkEvidence,
     ReasonEvidence,
 )
 from distillwatch.ingest import Store
@@ -131,14 +130,13 @@ def build_cluster_findings(
         stats["members"] = len(cluster.members)
         stats["first_seen"] = _iso(row.get("first_ts"))
         stats["last_seen"] = _iso(row.get("last_ts"))
-        edges = tuple(LinkEvidence(e.src, e.dst, e.score, e.kinds) for e in cluster.edges)
+        edges = tuple(cluster.edges)
         out.append(ClusterFinding(
             cluster_id=cid, risk=float(scores.risk[i]), verdict=scores.verdicts[i],
             members=tuple(cluster.members),
             member_verdicts={m: member_verdict.get(m, NORMAL) for m in cluster.members},
             edges_by_kind=cluster.edges_by_kind(),
-            strongest_edges=tuple(LinkEvidence(e.src, e.dst, e.score, e.kinds)
-                                  for e in cluster.strongest(10)),
+            strongest_edges=tuple(cluster.strongest(10)),
             reasons=tuple(ReasonEvidence(r.code, r.describe(), _clean(r.value),
                                          _clean(r.baseline), r.contribution)
                           for r in scores.reasons[i]),

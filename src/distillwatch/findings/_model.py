@@ -6,8 +6,9 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["AccountFinding", "ClusterFinding", "Example", "LinkEvidence", "ReasonEvidence",
-           "finding_id"]
+from distillwatch.link import Edge
+
+__all__ = ["AccountFinding", "ClusterFinding", "Example", "ReasonEvidence", "finding_id"]
 
 
 def finding_id(kind: str, subject: str, first_seen: str, last_seen: str) -> str:
@@ -95,20 +96,6 @@ class AccountFinding:
 
 
 @dataclass(frozen=True)
-class LinkEvidence:
-    """One edge inside a cluster: two accounts and the kinds of evidence tying them."""
-
-    src: str
-    dst: str
-    score: float
-    kinds: dict[str, float]
-
-    def properties(self) -> dict[str, Any]:
-        return {"accounts": [self.src, self.dst], "score": round(self.score, 4),
-                "kinds": {k: round(v, 4) for k, v in sorted(self.kinds.items())}}
-
-
-@dataclass(frozen=True)
 class ClusterFinding:
     """A linked group scored as one operation: members, why they belong together, totals."""
 
@@ -118,10 +105,10 @@ class ClusterFinding:
     members: tuple[str, ...]
     member_verdicts: dict[str, str]
     edges_by_kind: dict[str, int]
-    strongest_edges: tuple[LinkEvidence, ...]
+    strongest_edges: tuple[Edge, ...]
     reasons: tuple[ReasonEvidence, ...]
     stats: dict[str, Any]
-    edges: tuple[LinkEvidence, ...] = ()
+    edges: tuple[Edge, ...] = ()
     name: str = field(default="cluster", init=False)
 
     @property

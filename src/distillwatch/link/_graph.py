@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 import igraph as ig
 import pyarrow as pa
@@ -25,12 +26,16 @@ _KIND = {k.name: k for k in EDGE_KINDS}
 
 @dataclass(frozen=True)
 class Edge:
-    """Pooled evidence between two accounts."""
+    """Pooled evidence between two accounts: the score and each kind's strength."""
 
     src: str
     dst: str
     score: float
     kinds: dict[str, float]
+
+    def properties(self) -> dict[str, Any]:
+        return {"accounts": [self.src, self.dst], "score": round(self.score, 4),
+                "kinds": {k: round(v, 4) for k, v in sorted(self.kinds.items())}}
 
 
 @dataclass
