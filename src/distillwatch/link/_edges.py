@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from distillwatch.ingest import ACCOUNTS_SCHEMA, Store
 
-__all__ = ["EDGE_KINDS", "EdgeKind", "EdgePolicy", "account_keys_sql", "candidate_edges"]
+__all__ = ["EDGE_KINDS", "EdgeKind", "EdgePolicy", "candidate_edges"]
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,6 @@ UNION ALL
 SELECT account_id, 'signup', strftime(date_trunc('hour', created_at), '%Y-%m-%dT%H')
     FROM accounts WHERE created_at IS NOT NULL
 """
-
-
-def account_keys_sql() -> str:
-    """The SQL that lists (account_id, kind, key): top keys per account and kind."""
-    return _KEYS_SQL
 
 
 _PAIRS_SQL = """

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from distillwatch.ingest import ACCOUNTS_SCHEMA, Store
 from distillwatch.profile._sql import ACCOUNT_PROFILE_SQL, DAILY_SERIES_SQL, account_profile_sql
@@ -35,8 +34,3 @@ def daily_series(store: Store, account_ids: list[str]) -> pa.Table:
     if not account_ids:
         return store.query_arrow(DAILY_SERIES_SQL, [["\x00"]])
     return store.query_arrow(DAILY_SERIES_SQL, [account_ids])
-
-
-def column(table: pa.Table, name: str) -> list[float]:
-    """A numeric column as floats with nulls as NaN (helper for the detectors)."""
-    return pc.fill_null(pc.cast(table.column(name), pa.float64()), float("nan")).to_pylist()
