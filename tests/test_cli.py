@@ -142,3 +142,18 @@ def test_a_ring_is_linked_and_reported_as_one_operation(tmp_path: Path) -> None:
     assert len(clusters) == 1 and sorted(clusters[0]["members"]) == [f"ring{i}" for i in range(5)]
     assert {"template", "payment"} <= set(clusters[0]["edges_by_kind"])
     assert "Linked operations" in (out / "report.html").read_text()
+
+
+def test_demo_runs_end_to_end_without_data(tmp_path: Path) -> None:
+    """The README's first command: simulate with built-in text, scan, write the report."""
+    folder = tmp_path / "demo"
+    code, text = _run("demo", "--dir", str(folder), "-q")
+    assert code == 0, text
+    with (folder / "scan" / "accounts.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    labels = {orjson.loads(line)["account_id"]: orjson.loads(line)["label"]
+              for line in (folder / "sim" / "labels.jsonl").read_bytes().splitlines()}
+    assert {r["account_id"] for r in rows} == set(labels)
+    flagged = [r for r in rows if r["verdict"] == "harvesting"]
+    assert flagged and all(labels[r["account_id"]] == "harvester" for r in flagged)
+    assert "Flagged accounts" in (folder / "scan" / "report.html").read_text()
