@@ -92,7 +92,7 @@ def _template_hashes(lowered: pa.Array) -> tuple[pa.Array, pa.Array]:
     characters per call whatever the prompt's length.
     """
     long_enough = pc.greater_equal(pc.utf8_length(lowered), TEMPLATE_MIN_CHARS)
-    wide = 3 * TEMPLATE_SPAN
+    wide = 2 * TEMPLATE_SPAN
     head = _collapse(pc.utf8_slice_codeunits(lowered, 0, wide))
     tail = _collapse(pc.utf8_slice_codeunits(lowered, -wide))
     prefix = pc.utf8_slice_codeunits(pc.utf8_ltrim_whitespace(head), 0, TEMPLATE_SPAN)
