@@ -13,30 +13,18 @@ import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
-from distillwatch.errors import InputError
 from distillwatch.features import call_features
 from distillwatch.ingest import BadLine, ReadStats, open_input
 from distillwatch.ingest._reader import convert_item, to_batch
+from distillwatch.ingest._traffic import decode_line
 
 __all__ = ["parallel_feature_batches"]
 
 CHUNK_LINES = 8192
-
-
-def _decode(raw: bytes, name: str, number: int) -> dict[str, Any] | InputError:
-    try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        return InputError(f"not valid JSON ({exc})", path=name, line=number, field="<line>")
-    if not isinstance(obj, dict):
-        return InputError("must be a JSON object", path=name, line=number, field="<line>")
-    return obj
 
 
 def featurise_chunk(name: str, first_line: int, lines: list[bytes]
@@ -50,7 +38,7 @@ def featurise_chunk(name: str, first_line: int, lines: list[bytes]
             continue
         seen += 1
         number = first_line + offset
-        row = convert_item(name, number, _decode(raw, name, number))
+        row = convert_item(name, number, decode_line(raw, name, number))
         if isinstance(row, BadLine):
             bad.append(row)
         else:
@@ -101,8 +89,6 @@ def parallel_feature_batches(
 
         for name in inputs:
             stats.files.append(name)
-            if name != "-" and not Path(name).exists():
-                raise InputError("file not found", path=name)
             for first, lines in _chunks(name):
                 pending.append(pool.submit(featurise_chunk, name, first, lines))
                 while len(pending) > 2 * workers:

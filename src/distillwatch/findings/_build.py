@@ -79,7 +79,8 @@ def build_account_findings(
     ids = [scores.account_ids[i] for i in flagged]
     if not ids:
         return []
-    rows = {r["account_id"]: r for r in profiles.to_pylist() if r["account_id"] in set(ids)}
+    wanted = set(ids)
+    rows = {r["account_id"]: r for r in profiles.to_pylist() if r["account_id"] in wanted}
     series: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in daily_series(store, ids).to_pylist():
         series[r["account_id"]].append({

@@ -11,6 +11,7 @@ members, so the same group gets the same id in every run.
 from __future__ import annotations
 
 import hashlib
+import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,8 +111,6 @@ def link_graph(edges: pa.Table, *, min_score: float = EdgePolicy.min_score,
     index = {name: i for i, name in enumerate(names)}
     graph = ig.Graph(n=len(names), edges=[(index[e.src], index[e.dst]) for e in kept])
     weights = [e.score for e in kept]
-    import random
-
     random.seed(seed)  # igraph's Leiden draws from Python's random module
     parts = graph.community_leiden(objective_function="modularity", weights=weights,
                                    resolution=resolution, n_iterations=-1)

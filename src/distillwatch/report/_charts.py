@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 from typing import Any
@@ -57,8 +58,6 @@ def cluster_svg(members: Sequence[str], edges: Sequence[Any], verdicts: dict[str
         degree[e.src] = degree.get(e.src, 0) + 1
         degree[e.dst] = degree.get(e.dst, 0) + 1
     shown = sorted(members, key=lambda m: (-degree.get(m, 0), m))[:max_nodes]
-    import math
-
     r = size / 2 - 16
     pos = {m: (size / 2 + r * math.cos(2 * math.pi * i / max(len(shown), 1)),
                size / 2 + r * math.sin(2 * math.pi * i / max(len(shown), 1)))

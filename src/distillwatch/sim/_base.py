@@ -155,10 +155,14 @@ class Profile:
         hours = rng.choice(24, n, p=a.hours(self.curve))
         return hours * HOUR_MS + rng.integers(0, HOUR_MS, n)
 
-    def day(self, a: Account, day: int, rng: Rng, ctx: Context) -> Batch | None:
+    def calls_today(self, a: Account, day: int, rng: Rng, ctx: Context) -> int:
+        """Calls the account makes on ``day``: none outside its active days."""
         if not a.start_day <= day < a.end_day:
-            return None
-        n = self.count(a, day, rng, ctx)
+            return 0
+        return self.count(a, day, rng, ctx)
+
+    def day(self, a: Account, day: int, rng: Rng, ctx: Context) -> Batch | None:
+        n = self.calls_today(a, day, rng, ctx)
         if n <= 0:
             return None
         ts = self.times(a, day, n, rng, ctx)

@@ -54,9 +54,7 @@ class _Sessions(Profile):
         raise NotImplementedError
 
     def day(self, a: Account, day: int, rng: Rng, ctx: Context) -> Batch | None:
-        if not a.start_day <= day < a.end_day:
-            return None
-        n = self.count(a, day, rng, ctx)
+        n = self.calls_today(a, day, rng, ctx)
         if n <= 0:
             return None
         items, turns = self.session_turns(a, rng, ctx, n + 1)
