@@ -1,6 +1,7 @@
 """detect: account risk from profiles, with reason codes and calibrated verdicts."""
 
 from distillwatch.detect._indicators import INDICATORS, Indicator, indicator_matrix, raw_values
+from distillwatch.detect._live import Alert, LiveRisk, LiveScorer
 from distillwatch.detect._model import LinearModel, fit_logistic, load_default_model
 from distillwatch.detect._scorer import (
     HARVESTING,
@@ -19,8 +20,11 @@ __all__ = [
     "NORMAL",
     "SUSPICIOUS",
     "AccountScorer",
+    "Alert",
     "Indicator",
     "LinearModel",
+    "LiveRisk",
+    "LiveScorer",
     "Reason",
     "ScoreResult",
     "fit_logistic",
