@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from distillwatch.detect import INDICATORS, AccountScorer, LinearModel, fit_logistic
 from distillwatch.features import call_features
@@ -27,13 +28,18 @@ from distillwatch.sim import simulate
 MODEL_PATH = Path(__file__).resolve().parents[1] / "src/distillwatch/detect/model.json"
 
 
-def population(sim_dir: Path, db: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def population_profiles(sim_dir: Path, db: Path) -> pa.Table:
+    """The account profiles of a simulated population, as ``scan`` computes them."""
     with Store(db) as store:
         store.upsert_accounts(read_accounts(str(sim_dir / "accounts.jsonl")))
         for batch in read_canonical_batches([str(sim_dir / "traffic.jsonl.gz")]):
             store.stage(call_features(batch))
         store.merge_staged()
-        profiles = account_profiles(store)
+        return account_profiles(store)
+
+
+def population(sim_dir: Path, db: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    profiles = population_profiles(sim_dir, db)
     scorer = AccountScorer().fit(profiles)
     x = scorer.matrix(profiles)
     labels = {}

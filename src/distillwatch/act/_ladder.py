@@ -35,11 +35,13 @@ class Ladder:
     """Risk thresholds per action (``observe`` is implicit at 0).
 
     A step left out of ``thresholds`` is never taken; e.g. a provider that never blocks
-    automatically leaves ``block`` out.
+    automatically leaves ``block`` out (the default). The default ``alert`` step sits at the
+    shipped model's ``harvesting`` threshold (0.3348): the model's ``suspicious`` band is a
+    review queue for ``scan``, too wide (about 2% of honest accounts) to page anyone on.
     """
 
     thresholds: Mapping[str, float] = field(default_factory=lambda: {
-        "alert": 0.15, "throttle": 0.34, "degrade": 0.6,
+        "alert": 0.34, "throttle": 0.5, "degrade": 0.7,
     })
     allowlisted_max: str = "alert"
 

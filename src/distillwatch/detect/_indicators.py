@@ -8,13 +8,21 @@ long tail of big honest customers sets the baseline rather than a fixed threshol
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["INDICATORS", "Indicator", "fit_baselines", "indicator_matrix", "raw_values"]
+__all__ = [
+    "INDICATORS",
+    "Indicator",
+    "fit_baselines",
+    "indicator_matrix",
+    "raw_from_columns",
+    "raw_values",
+]
 
 Kind = Literal["share", "log", "raw"]
 
@@ -118,53 +126,62 @@ def _col(table: pa.Table, name: str) -> np.ndarray:
 
 def raw_values(profiles: pa.Table) -> dict[str, np.ndarray]:
     """Each indicator's measured value per account, in the units shown to an analyst."""
-    n = _col(profiles, "n_calls")
-    ips = _col(profiles, "distinct_ip_prefixes")
-    gap_cv = _col(profiles, "gap_cv")
-    age = _col(profiles, "account_age_days")
-    hour_entropy = _col(profiles, "hour_entropy") / math.log(24)
-    spread = _col(profiles, "topic_spread")
-    template = _col(profiles, "top_template_share")
+    return raw_from_columns(lambda name: _col(profiles, name))
+
+
+def raw_from_columns(col: Callable[[str], np.ndarray]) -> dict[str, np.ndarray]:
+    """Indicators from profile columns given by name (``col`` returns float64, NaN for null).
+
+    The one definition of every indicator: ``scan`` feeds it profile tables, the online
+    detector its per-account state, so both explain a risk with the same codes and units.
+    """
+    n = col("n_calls")
+    ips = col("distinct_ip_prefixes")
+    gap_cv = col("gap_cv")
+    age = col("account_age_days")
+    hour_entropy = col("hour_entropy") / math.log(24)
+    spread = col("topic_spread")
+    template = col("top_template_share")
     # Volume counts as evidence only where no end user stands behind it: an app or reseller
     # that passes its users' ids is big because it has many users, not because it harvests.
-    unattributed = 1.0 - np.nan_to_num(_col(profiles, "end_user_share"))
+    unattributed = 1.0 - np.nan_to_num(col("end_user_share"))
     return {
         "HIGH_VOLUME": n * unattributed,
-        "OUTPUT_TOKENS": _col(profiles, "completion_tokens") * unattributed,
-        "OUTPUT_HEAVY": _col(profiles, "out_in_ratio"),
-        "LONG_OUTPUTS": _col(profiles, "mean_completion_tokens"),
-        "DISTINCT_PROMPTS": _col(profiles, "distinct_prompt_rate"),
-        "SINGLE_TURN": _col(profiles, "single_turn_share"),
-        "COT_ELICITATION": _col(profiles, "cot_share"),
-        "REASONING_EFFORT": _col(profiles, "effort_high_share"),
-        "REASONING_TOKENS": _col(profiles, "reasoning_share"),
-        "TOP_LOGPROBS": _col(profiles, "top_logprobs_high_share"),
-        "LOGIT_BIAS": _col(profiles, "logit_bias_share"),
-        "TINY_MAX_TOKENS": _col(profiles, "tiny_max_tokens_share"),
-        "HIGH_MAX_TOKENS": _col(profiles, "high_max_tokens_share"),
-        "MULTI_SAMPLE": _col(profiles, "multi_sample_share"),
-        "HARVEST_STYLE_SHARE": _col(profiles, "harvest_like_share"),
-        "HARVEST_STYLE_CALLS": _col(profiles, "harvest_like_calls"),
-        "SIDE_MODE": _col(profiles, "side_mode_share"),
-        "SIDE_MODE_CALLS": _col(profiles, "side_mode_calls"),
-        "TOPIC_BREADTH": _col(profiles, "topic_entropy"),
+        "OUTPUT_TOKENS": col("completion_tokens") * unattributed,
+        "OUTPUT_HEAVY": col("out_in_ratio"),
+        "LONG_OUTPUTS": col("mean_completion_tokens"),
+        "DISTINCT_PROMPTS": col("distinct_prompt_rate"),
+        "SINGLE_TURN": col("single_turn_share"),
+        "COT_ELICITATION": col("cot_share"),
+        "REASONING_EFFORT": col("effort_high_share"),
+        "REASONING_TOKENS": col("reasoning_share"),
+        "TOP_LOGPROBS": col("top_logprobs_high_share"),
+        "LOGIT_BIAS": col("logit_bias_share"),
+        "TINY_MAX_TOKENS": col("tiny_max_tokens_share"),
+        "HIGH_MAX_TOKENS": col("high_max_tokens_share"),
+        "MULTI_SAMPLE": col("multi_sample_share"),
+        "HARVEST_STYLE_SHARE": col("harvest_like_share"),
+        "HARVEST_STYLE_CALLS": col("harvest_like_calls"),
+        "SIDE_MODE": col("side_mode_share"),
+        "SIDE_MODE_CALLS": col("side_mode_calls"),
+        "TOPIC_BREADTH": col("topic_entropy"),
         "TOPIC_SPREAD": spread,
         "TEMPLATE_SWEEP": np.nan_to_num(template) * np.nan_to_num(spread),
         "TEMPLATE_SHARE": template,
-        "CROSS_MODEL_REPEATS": _col(profiles, "cross_model_repeat_share"),
-        "REPEATED_PROMPTS": _col(profiles, "repeated_prompt_share"),
-        "END_USERS": _col(profiles, "end_user_share"),
-        "TOOLS": _col(profiles, "tools_share"),
-        "TEMPERATURE_ZERO": _col(profiles, "temp_zero_share"),
-        "RATE_LIMITED": _col(profiles, "rate_limited_share"),
+        "CROSS_MODEL_REPEATS": col("cross_model_repeat_share"),
+        "REPEATED_PROMPTS": col("repeated_prompt_share"),
+        "END_USERS": col("end_user_share"),
+        "TOOLS": col("tools_share"),
+        "TEMPERATURE_ZERO": col("temp_zero_share"),
+        "RATE_LIMITED": col("rate_limited_share"),
         "REGULAR_TIMING": np.clip(1.0 - np.nan_to_num(gap_cv, nan=1.0), 0.0, 1.0),
         "ROUND_THE_CLOCK": hour_entropy,
         "ADDRESS_CHURN": 1000.0 * ips / np.maximum(n, 1.0),
-        "AGENT_CHURN": _col(profiles, "distinct_user_agents"),
-        "KEY_CHURN": _col(profiles, "distinct_keys"),
-        "MULTILINGUAL": _col(profiles, "non_latin_share"),
+        "AGENT_CHURN": col("distinct_user_agents"),
+        "KEY_CHURN": col("distinct_keys"),
+        "MULTILINGUAL": col("non_latin_share"),
         "NEW_ACCOUNT": np.where(np.isnan(age), 0.0, (age < 30.0).astype(np.float64)),
-        "ALLOWLISTED": _col(profiles, "allowlisted"),
+        "ALLOWLISTED": col("allowlisted"),
     }
 
 
