@@ -37,7 +37,7 @@ from distillwatch.link import candidate_edges, inherit_cluster_risk, link_graph,
 from distillwatch.profile import account_profiles
 from distillwatch.report import write_accounts_csv, write_findings_jsonl, write_report
 
-__all__ = ["ScanOptions", "ScanSummary", "ingest", "scan"]
+__all__ = ["ScanOptions", "ScanSummary", "ingest", "link_scores", "scan"]
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def _feature_batches(files: list[str], options: ScanOptions, stats: ReadStats,
         yield call_features(batch)
 
 
-def _link(store: Store, scorer: AccountScorer, scores: ScoreResult
+def link_scores(store: Store, scorer: AccountScorer, scores: ScoreResult
           ) -> tuple[ScoreResult, dict[str, str], list[ClusterFinding]]:
     """Link accounts, score each group as one operation, let members inherit its risk.
 
@@ -214,7 +214,7 @@ def scan(inputs: Sequence[str], options: ScanOptions, *, on_rows: Progress | Non
         cluster_findings: list[ClusterFinding] = []
         if options.link:
             stage("link")
-            scores, clusters, cluster_findings = _link(store, scorer, scores)
+            scores, clusters, cluster_findings = link_scores(store, scorer, scores)
             summary.clusters = len(cluster_findings)
             summary.clustered_accounts = len(clusters)
         known = store.query_arrow("SELECT account_id FROM accounts").column(0).to_pylist()

@@ -11,6 +11,7 @@ from distillwatch.cli._bench import bench
 from distillwatch.cli._demo import demo
 from distillwatch.cli._scan import scan
 from distillwatch.cli._simulate import simulate
+from distillwatch.cli._watch import watch
 from distillwatch.errors import DistillwatchError
 
 __all__ = ["cli", "main"]
@@ -25,6 +26,7 @@ def cli() -> None:
     Start here:
       distillwatch demo                      simulate traffic and scan it (no data needed)
       distillwatch scan LOGS... --out DIR    rank the accounts in your own traffic logs
+      distillwatch watch LOGS... --alerts F  score calls as they come; alert while it happens
       distillwatch simulate --out DIR        make labelled traffic to try things on
       distillwatch bench                     measure detection quality and speed
     """
@@ -34,6 +36,7 @@ cli.add_command(scan)
 cli.add_command(simulate)
 cli.add_command(bench)
 cli.add_command(demo)
+cli.add_command(watch)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -43,9 +43,13 @@ def scan_progress(enabled: bool = True) -> Iterator[tuple[Any, Any]]:
             progress.update(task, completed=state["n"], rate=f"{state['n'] / elapsed:,.0f} calls/s")
 
         def on_stage(name: str) -> None:
+            if name == "replay":  # a second pass over the same calls: count again
+                state["n"] = 0
+                progress.reset(task, total=None, rate="")
             labels = {"ingest": "reading calls", "profile": "profiling accounts",
                       "score": "scoring accounts", "link": "linking accounts into operations",
-                      "report": "writing findings and report"}
+                      "report": "writing findings and report",
+                      "replay": "scoring calls in time order"}
             progress.update(task, description=labels.get(name, name))
 
         yield on_rows, on_stage

@@ -3,6 +3,7 @@
 from distillwatch.detect._indicators import INDICATORS, Indicator, indicator_matrix, raw_values
 from distillwatch.detect._live import Alert, LiveRisk, LiveScorer
 from distillwatch.detect._model import LinearModel, fit_logistic, load_default_model
+from distillwatch.detect._online import OnlineConfig, OnlineDetector
 from distillwatch.detect._scorer import (
     HARVESTING,
     NORMAL,
@@ -25,6 +26,8 @@ __all__ = [
     "LinearModel",
     "LiveRisk",
     "LiveScorer",
+    "OnlineConfig",
+    "OnlineDetector",
     "Reason",
     "ScoreResult",
     "fit_logistic",

@@ -182,12 +182,14 @@ class OnlineDetector:
             k: (float(v[0]), float(v[1])) for k, v in defaults["baselines"].items()}
         self.medians_: dict[str, float] = {k: float(v) for k, v in defaults["medians"].items()}
         self.baseline_source_ = "defaults"
-        self._reference = self._reference_vector()
+        self._reference = self.reference_vector()
         self.calls_ = 0
         self._since_refresh = 0
         self.last_key_: tuple[int, str] = (np.iinfo(np.int64).min, "")
         self._live: dict[str, LiveRisk] = {}
         self._string_hashes: dict[str, int] = {}
+        #: small JSON-able facts a caller keeps with the state (e.g. a followed file's offset)
+        self.extra_: dict[str, Any] = {}
 
     # ----------------------------------------------------------------- accounts and state
     @property
@@ -303,8 +305,10 @@ class OnlineDetector:
 
         x = self._matrix(counters, hours, top_template, slot)
         risk = self.model_.predict(x)
+        # as in scan: a ring member inherits the ring's risk only once it is suspicious itself
         cluster = self.cluster_risk_[slot]
-        risk = np.where(np.isnan(cluster), risk, np.maximum(risk, np.nan_to_num(cluster)))
+        inherit = ~np.isnan(cluster) & (risk >= self.model_.suspicious_threshold)
+        risk = np.where(inherit, np.maximum(risk, np.nan_to_num(cluster)), risk)
 
         alerts = self._alerts(batch, slot, ts, risk, counters, x)
 
@@ -419,7 +423,8 @@ class OnlineDetector:
         # inter-arrival gaps
         prev = g.previous(ts, self.last_ts_[slot])
         has_gap = prev != np.iinfo(np.int64).min
-        gap = np.where(has_gap, (ts - np.where(has_gap, prev, ts)) / 1e6, 0.0)
+        # a followed log can be slightly out of order across reads: never a negative gap
+        gap = np.where(has_gap, np.maximum(ts - np.where(has_gap, prev, ts), 0) / 1e6, 0.0)
         v[:, _C["gap_n"]] = has_gap
         v[:, _C["gap_sum"]] = gap
         v[:, _C["gap_sumsq"]] = gap * gap
@@ -524,7 +529,7 @@ class OnlineDetector:
             raw[code] = np.full(len(n), self.medians_.get(code, 0.0))
         return indicator_matrix(raw, self.baselines_)
 
-    def _reference_vector(self) -> np.ndarray:
+    def reference_vector(self) -> np.ndarray:
         """Scaled indicators of a median account: reasons are contributions against it."""
         raw = {ind.code: np.array([self.medians_.get(ind.code, 0.0)]) for ind in INDICATORS}
         return indicator_matrix(raw, self.baselines_)[0]
@@ -542,7 +547,7 @@ class OnlineDetector:
         self.medians_ = {k: float(np.nanmedian(v)) if np.isfinite(v).any() else 0.0
                          for k, v in raw.items()}
         self.baseline_source_ = f"live population of {len(active)} accounts"
-        self._reference = self._reference_vector()
+        self._reference = self.reference_vector()
 
     def _reasons(self, x_row: np.ndarray) -> tuple[str, ...]:
         contrib = (x_row - self._reference) * self._weights
@@ -666,6 +671,7 @@ class OnlineDetector:
             "last_key": list(self.last_key_),
             "bloom_added": self.bloom_.added,
             "clusters": {str(s): c for s, c in self.cluster_of_.items()},
+            "extra": self.extra_,
         }
         arrays = {name: getattr(self, name)[:k] for name in _ARRAYS}
         arrays["bloom"] = self.bloom_.bits
@@ -706,11 +712,12 @@ class OnlineDetector:
         detector.baselines_ = {k: (float(v[0]), float(v[1])) for k, v in meta["baselines"].items()}
         detector.medians_ = {k: float(v) for k, v in meta["medians"].items()}
         detector.baseline_source_ = meta["baseline_source"]
-        detector._reference = detector._reference_vector()
+        detector._reference = detector.reference_vector()
         detector.calls_ = int(meta["calls"])
         detector._since_refresh = int(meta["since_refresh"])
         detector.last_key_ = (int(meta["last_key"][0]), str(meta["last_key"][1]))
         detector.cluster_of_ = {int(s): c for s, c in meta["clusters"].items()}
+        detector.extra_ = dict(meta.get("extra", {}))
         return detector
 
     def seen(self, ts_us: int, request_id: str) -> bool:
