@@ -147,6 +147,15 @@ def _ttd_lines(report: dict[str, Any]) -> list[Line]:
             + (f"; {_why(row)}" if _why(row) else "")
         )
         lines.append((f"{row['profile']} [n={row['n']}]", value, note))
+    for ring in ttd.get("rings", []):
+        lines.append((
+            f"ring {ring['campaign']} [{ring['members']} accounts]",
+            _joined(f"calls {_num(ring.get('calls_before_alert'))}",
+                    f"tokens {_num(ring.get('tokens_before_alert'))}"),
+            _why(ring) or f"all members together before the first alert, of "
+            f"{_num(ring.get('calls_total'))}; members alerted "
+            f"{_pct(ring.get('members_alerted_share'))}",
+        ))
     benign: Row = ttd.get("benign_alerts", {})
     lines.append((
         "benign alerts / 1,000 accounts / day", _num(benign.get("per_1000_accounts_per_day"), 2),

@@ -530,12 +530,44 @@ def _time_to_detect(
     else:
         benign["per_1000_accounts_per_day"] = benign_alert_count / (n_benign / 1000.0) / days
     section["benign_alerts"] = benign
+    section["rings"] = _ring_time_to_detect(labels, traffic, alerts)
     section["contract"] = {
         "alerts_unknown_account": alerts.unknown_account,
         "alerts_unknown_request": unknown_request,
         "bad_lines": alerts.bad_lines,
     }
     return section
+
+
+def _campaign_members(labels: _Labels) -> dict[str, list[str]]:
+    """Harvesting campaigns of more than one account (rings), by campaign."""
+    members: dict[str, list[str]] = defaultdict(list)
+    for account, campaign in labels.campaign.items():
+        if campaign is not None and labels.label.get(account) == "harvester":
+            members[campaign].append(account)
+    return {c: sorted(m) for c, m in sorted(members.items()) if len(m) > 1}
+
+
+def _ring_members(labels: _Labels) -> set[str]:
+    return {a for m in _campaign_members(labels).values() for a in m}
+
+
+def _ring_time_to_detect(labels: _Labels, traffic: _Traffic, alerts: _Alerts) -> list[Row]:
+    """Per ring: calls (all members together, in time order) before its first alert."""
+    rows: list[Row] = []
+    for campaign, members in _campaign_members(labels).items():
+        calls = [c for a in members for c in traffic.kept.get(a, [])]
+        firsts = [alerts.first_ts[a] for a in members if a in alerts.first_ts]
+        row: Row = {"campaign": campaign, "members": len(members), "calls_total": len(calls),
+                    "members_alerted_share": share(len(firsts), len(members)),
+                    "calls_before_alert": None, "tokens_before_alert": None}
+        if firsts:
+            found = calls_before_time(calls, min(firsts))
+            row["calls_before_alert"], row["tokens_before_alert"] = found
+        else:
+            row["why"] = "no member was alerted"
+        rows.append(row)
+    return rows
 
 
 def _missing(path: Path | None, given_why: str | None, what: str) -> str | None:
@@ -591,6 +623,7 @@ def evaluate(
     traffic: _Traffic | None = None
     if traffic_file is not None and label_why is None:
         keep = {a for a in alerts.count if labels.label.get(a) == "harvester"} if alerts else set()
+        keep |= _ring_members(labels) if alerts else set()
         traffic = _read_traffic(traffic_file, keep, progress)
     elif alerts_problem is None:
         alerts_problem = f"traffic missing in {sim_dir}"
