@@ -15,10 +15,9 @@ import json
 import tempfile
 from pathlib import Path
 
-from train_scorer import population_profiles
-
 from distillwatch.detect import AccountScorer
 from distillwatch.sim import simulate
+from train_scorer import population_profiles
 
 OUT = Path(__file__).resolve().parents[1] / "src/distillwatch/detect/online_defaults.json"
 

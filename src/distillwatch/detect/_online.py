@@ -679,7 +679,8 @@ class OnlineDetector:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez_compressed(fh, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
+                # uncompressed: a snapshot must not stall scoring (sketches are 160 MiB)
+                np.savez(fh, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
                                     **arrays)
             os.replace(tmp, path)
         except BaseException:

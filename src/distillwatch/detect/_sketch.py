@@ -63,8 +63,12 @@ class BloomFilter:
     def add(self, keys: np.ndarray) -> None:
         if len(keys) == 0:
             return
-        pos = self._positions(keys).ravel()
-        np.bitwise_or.at(self.bits, pos >> 3, (1 << (pos & 7)).astype(np.uint8))
+        pos = np.sort(self._positions(keys).ravel())
+        byte = pos >> 3
+        masks = (1 << (pos & 7)).astype(np.uint8)
+        # one OR per distinct byte (ufunc.at is an order of magnitude slower)
+        starts = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]])
+        self.bits[byte[starts]] |= np.bitwise_or.reduceat(masks, starts)
         self.added += len(keys)
 
     def fill_ratio(self) -> float:
@@ -103,7 +107,8 @@ class CountMin:
 
     def add(self, keys: np.ndarray) -> None:
         for row, col in enumerate(self._columns(keys)):
-            np.add.at(self.table[row], col, 1)
+            cells, counts = np.unique(col, return_counts=True)
+            self.table[row, cells] += counts.astype(np.int32)
 
     @property
     def nbytes(self) -> int:
