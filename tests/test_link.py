@@ -38,11 +38,28 @@ def test_two_corroborating_kinds_link_a_group(kinds: list[str]) -> None:
 
 
 @pytest.mark.parametrize("kinds", [["template"], ["payment"], ["agent", "network"],
-                                   ["template", "agent"]])
+                                   ["template", "agent"], ["template", "shape"],
+                                   ["template", "shape", "agent", "network"]])
 def test_no_single_kind_decides_alone(kinds: list[str]) -> None:
     group = [f"a{i}" for i in range(8)]
     linking = link_graph(_edges(_clique(group, kinds)), min_score=0.1)
     assert linking.clusters == [] and linking.membership == {}
+
+
+def test_template_and_shape_are_one_family_of_evidence() -> None:
+    """Unrelated operations running one public script share its template and request shape."""
+    from distillwatch.link._graph import Edge, corroborating_kinds
+
+    assert corroborating_kinds(Edge("a", "b", 1.6, {"template": 1.0, "shape": 1.0})) == 1
+    assert corroborating_kinds(Edge("a", "b", 2.0, {"template": 1.0, "payment": 1.0})) == 2
+
+
+def test_rare_means_rare_for_the_population_size() -> None:
+    from distillwatch.link._edges import RARE_BUCKET, rare_bucket
+
+    assert rare_bucket(300) == 2  # 30 of 300 accounts sharing a key is not rare
+    assert rare_bucket(4000) == 20
+    assert rare_bucket(10**6) == RARE_BUCKET
 
 
 def test_weak_shared_keys_do_not_link() -> None:

@@ -27,22 +27,31 @@ class EdgeKind:
 
     ``corroborates`` says whether the kind counts toward the independent kinds an edge needs:
     a user agent or a /24 is shared by whole customer bases (one SDK, one cloud), so it adds
-    to an edge's score but never makes an edge on its own terms.
+    to an edge's score but never makes an edge on its own terms. ``family`` groups kinds that
+    are not independent of each other: a prompt template and a request shape both describe
+    the client program, and unrelated operations running the same public harvesting script
+    share both, so together they count as one corroborating family, not two.
     """
 
     name: str
     weight: float
     text: str
     corroborates: bool = True
+    family: str = ""
+
+    @property
+    def evidence_family(self) -> str:
+        return self.family or self.name
 
 
 EDGE_KINDS: tuple[EdgeKind, ...] = (
-    EdgeKind("template", 1.0, "same prompt template or system prompt used repeatedly"),
+    EdgeKind("template", 1.0, "same prompt template or system prompt used repeatedly",
+             family="client"),
     EdgeKind("payment", 1.0, "same payment fingerprint"),
     EdgeKind("address", 0.7, "same client address"),
     EdgeKind("signup", 0.6, "signed up in the same hour"),
     EdgeKind("email", 0.5, "same e-mail domain"),
-    EdgeKind("shape", 0.6, "same request shape (parameter order and values)"),
+    EdgeKind("shape", 0.6, "same request shape (parameter order and values)", family="client"),
     EdgeKind("network", 0.3, "same /24 or /48 network", corroborates=False),
     EdgeKind("agent", 0.2, "same user agent", corroborates=False),
 )
@@ -113,8 +122,8 @@ per_kind AS (
 ),
 pooled AS (
     SELECT p.src, p.dst, SUM(w.weight * p.strength) AS score,
-        SUM(CASE WHEN w.corroborates AND p.strength >= $min_strength THEN 1 ELSE 0 END)
-            AS kinds
+        COUNT(DISTINCT CASE WHEN w.corroborates AND p.strength >= $min_strength
+                            THEN w.family END) AS kinds
     FROM per_kind p JOIN _link_kinds w ON w.kind = p.kind
     GROUP BY p.src, p.dst
 )
@@ -128,6 +137,14 @@ ORDER BY p.src, p.dst, p.kind
 #: with the log of how common the key is (inverse document frequency, rescaled so that a
 #: ring-sized bucket still counts).
 RARE_BUCKET = 50
+#: ... but never more than this share of the population: in a population of 300 a key that
+#: 30 accounts share (a stock system prompt, gmail.com) is common, not a fingerprint.
+RARE_SHARE = 0.005
+
+
+def rare_bucket(population: int) -> int:
+    """Bucket size up to which a shared key counts fully, for a population of this size."""
+    return int(min(RARE_BUCKET, max(2, round(RARE_SHARE * population))))
 
 
 @dataclass(frozen=True)
@@ -168,9 +185,10 @@ def candidate_edges(store: Store, *, flagged: Iterable[str] = (), keys_per_kind:
     policy = policy or EdgePolicy()
     kinds = pa.table({"kind": [k.name for k in EDGE_KINDS],
                       "weight": [k.weight for k in EDGE_KINDS],
-                      "corroborates": [k.corroborates for k in EDGE_KINDS]})
+                      "corroborates": [k.corroborates for k in EDGE_KINDS],
+                      "family": [k.evidence_family for k in EDGE_KINDS]})
     store.con.register("_link_kinds", kinds)
-    params = {"max_bucket": max_bucket, "hard_cap": hard_cap, "n": n, "rare": RARE_BUCKET,
+    params = {"max_bucket": max_bucket, "hard_cap": hard_cap, "n": n, "rare": rare_bucket(n),
               "min_score": policy.min_score, "min_kinds": policy.min_kinds,
               "min_strength": policy.min_strength}
     return store.con.sql(_PAIRS_SQL, params=params).to_arrow_table(), n

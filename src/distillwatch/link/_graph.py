@@ -83,8 +83,10 @@ def _pool(edges: pa.Table) -> list[Edge]:
 
 
 def corroborating_kinds(edge: Edge, *, min_strength: float = EdgePolicy.min_strength) -> int:
-    """Independent kinds of evidence on an edge (weak kinds such as user agents excluded)."""
-    return sum(1 for k, s in edge.kinds.items() if _KIND[k].corroborates and s >= min_strength)
+    """Independent families of evidence on an edge (weak kinds such as user agents excluded;
+    kinds of one family, such as template and request shape, count once)."""
+    return len({_KIND[k].evidence_family for k, s in edge.kinds.items()
+                if _KIND[k].corroborates and s >= min_strength})
 
 
 def cluster_name(members: list[str]) -> str:
