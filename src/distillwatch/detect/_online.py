@@ -570,8 +570,11 @@ class OnlineDetector:
             return []
         lowest = min(t for _, t in steps)
         n_calls = counters[:, _C["n"]]
-        candidate = ((risk >= lowest - self.config.hysteresis) | (self.level_[slot] > 0))
-        candidate &= n_calls >= self.config.min_calls
+        # every row of an account that is or may become alerted: whether a row changes the
+        # level depends on the rows before it, whichever batch they came in
+        near = (risk >= lowest - self.config.hysteresis) & (n_calls >= self.config.min_calls)
+        involved = np.union1d(slot[near], slot[self.level_[slot] > 0])
+        candidate = np.isin(slot, involved) & (n_calls >= self.config.min_calls)
         rows = np.flatnonzero(candidate)
         if not len(rows):
             return []
