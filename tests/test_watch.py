@@ -195,7 +195,11 @@ def test_observe_takes_records_and_names_bad_fields() -> None:
     bad = make_event("acct_x")
     del bad["endpoint"]
     with pytest.raises(InputError, match="endpoint"):
-        detector.observe([bad])
+        detector.observe([bad], strict=True)
+    late, early = make_event("acct_y", minutes=9), make_event("acct_y", minutes=1)
+    assert detector.observe([bad, late, early]) == []  # the bad one is counted, not fatal
+    assert detector.rejected_ == 1 and "endpoint" in (detector.last_rejection_ or "")
+    assert detector.risk_of("acct_y") is not None and detector.risk_of("acct_y").calls == 2
 
 
 def test_snapshot_round_trip_continues_exactly(tmp_path: Path) -> None:

@@ -190,6 +190,8 @@ class OnlineDetector:
         self._string_hashes: dict[str, int] = {}
         #: small JSON-able facts a caller keeps with the state (e.g. a followed file's offset)
         self.extra_: dict[str, Any] = {}
+        self.rejected_ = 0
+        self.last_rejection_: str | None = None
 
     # ----------------------------------------------------------------- accounts and state
     @property
@@ -269,10 +271,14 @@ class OnlineDetector:
         return hashes, valid
 
     # ----------------------------------------------------------------------- observing
-    def observe(self, records: Sequence[Mapping[str, Any]]) -> list[Alert]:
-        """Score then learn traffic-log v1 records (dicts) in time order; invalid ones raise.
+    def observe(self, records: Sequence[Mapping[str, Any]], *, strict: bool = False
+                ) -> list[Alert]:
+        """Score then learn traffic-log v1 records (dicts); the gateway's entry point.
 
-        The gateway's entry point. Records are validated exactly as ``scan`` validates lines.
+        Records are validated exactly as ``scan`` validates lines. An invalid record is
+        counted in ``rejected_`` (its reason kept in ``last_rejection_``) and skipped, so one
+        bad record never costs the rest of a micro-batch; ``strict`` raises instead. Records
+        are put in time order within the batch (concurrent calls finish out of order).
         """
         if not records:
             return []
@@ -283,9 +289,18 @@ class OnlineDetector:
         for i, record in enumerate(records):
             row = convert_item("<live>", i + 1, dict(record))
             if isinstance(row, BadLine):
-                raise InputError(row.message, path="<live>", line=row.line, field=row.field)
+                if strict:
+                    raise InputError(row.message, path="<live>", line=row.line,
+                                     field=row.field)
+                self.rejected_ += 1
+                self.last_rejection_ = str(row)
+                continue
             rows.append(row)
-        return self.observe_features(call_features(to_batch(rows)))
+        if not rows:
+            return []
+        batch = call_features(to_batch(rows))
+        order = pc.sort_indices(batch, [("ts", "ascending"), ("request_id", "ascending")])
+        return self.observe_features(batch.take(order))
 
     def observe_features(self, batch: pa.RecordBatch | pa.Table) -> list[Alert]:
         """Score then learn a batch of per-call features (``call_features`` output, or at least
