@@ -49,7 +49,7 @@ EDGE_KINDS: tuple[EdgeKind, ...] = (
              family="client"),
     EdgeKind("payment", 1.0, "same payment fingerprint"),
     EdgeKind("address", 0.7, "same client address"),
-    EdgeKind("signup", 0.6, "signed up in the same hour"),
+    EdgeKind("signup", 0.6, "signed up within about two hours of each other"),
     EdgeKind("email", 0.5, "same e-mail domain"),
     EdgeKind("shape", 0.6, "same request shape (parameter order and values)", family="client"),
     EdgeKind("network", 0.3, "same /24 or /48 network", corroborates=False),
@@ -95,8 +95,19 @@ SELECT account_id, 'payment', payment_fingerprint FROM accounts
 UNION ALL
 SELECT account_id, 'email', lower(email_domain) FROM accounts WHERE email_domain IS NOT NULL
 UNION ALL
-SELECT account_id, 'signup', strftime(date_trunc('hour', created_at), '%Y-%m-%dT%H')
-    FROM accounts WHERE created_at IS NOT NULL
+SELECT account_id, 'signup', key FROM (
+    -- two-hour windows, twice with a one-hour offset: accounts opened within about two
+    -- hours of each other share a window whatever the clock, so a burst of sign-ups over
+    -- days chains window to window instead of breaking at every bucket edge
+    SELECT account_id, CAST(CAST(created_at AS DATE) AS VARCHAR) || 'a'
+        || CAST(CAST(FLOOR(EXTRACT(HOUR FROM created_at) / 2) AS BIGINT) AS VARCHAR) AS key
+        FROM accounts WHERE created_at IS NOT NULL
+    UNION ALL
+    SELECT account_id, CAST(CAST(created_at + INTERVAL 1 HOUR AS DATE) AS VARCHAR) || 'b'
+        || CAST(CAST(FLOOR(EXTRACT(HOUR FROM created_at + INTERVAL 1 HOUR) / 2) AS BIGINT)
+                AS VARCHAR)
+        FROM accounts WHERE created_at IS NOT NULL
+) signup_windows
 """
 
 
