@@ -11,13 +11,16 @@ header, as comma-separated ``key=value`` pairs after ``mock:``:
 - ``break=3``: drop the connection after that many stream chunks
 - ``reasoning=1``: add ``reasoning_content``
 
+With the header ``x-mock-echo: 1`` a non-streamed answer carries the request body it got
+under ``"echo"`` (to check what a proxy forwarded). ``created`` is a fixed timestamp so that
+answers compare byte for byte.
+
 Example: ``{"model": "mock:status=500"}``. ``GET /mock/stats`` counts calls and disconnects.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any, Final
 
 import orjson
@@ -26,6 +29,7 @@ __all__ = ["MockUpstream", "parse_mock_options"]
 
 _WORDS: Final = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
                  "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa")
+_CREATED: Final = 1_700_000_000
 _JSON: Final = [(b"content-type", b"application/json")]
 _SSE: Final = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
                (b"x-mock-upstream", b"1")]
@@ -134,8 +138,11 @@ class MockUpstream:
                                                  or body.get("input") or "")))
         if body.get("stream"):
             await self._stream(scope, receive, send, path, body, words, opts)
-        else:
-            await self._json(send, 200, self._complete(path, body, words, opts))
+            return
+        answer = self._complete(path, body, words, opts)
+        if any(k == b"x-mock-echo" for k, _ in scope["headers"]):
+            answer["echo"] = body
+        await self._json(send, 200, answer)
 
     @staticmethod
     async def _json(send: Any, status: int, obj: Any) -> None:
@@ -150,7 +157,7 @@ class MockUpstream:
         text = "".join(words)
         usage = {"prompt_tokens": 10, "completion_tokens": len(words),
                  "total_tokens": 10 + len(words)}
-        created = int(time.time())
+        created = _CREATED
         if path == "/v1/responses":
             return {"id": "resp_mock", "object": "response", "created_at": created,
                     "model": body.get("model"), "status": "completed",
@@ -177,7 +184,7 @@ class MockUpstream:
     async def _stream(self, scope: dict[str, Any], receive: Any, send: Any, path: str,
                       body: dict[str, Any], words: list[str], opts: dict[str, float]) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": _SSE})
-        created = int(time.time())
+        created = _CREATED
         model = body.get("model")
         slow = opts.get("slow", 0.0)
         breaks = int(opts["break"]) if "break" in opts else -1

@@ -93,6 +93,8 @@ class Call:
     upstream_ms: float | None = None
     body_bytes: int = 0
     forward: bytes | None = None
+    stream: StreamAssembler | None = None
+    """The stream read so far (a broken stream logs what it delivered)."""
     """The body sent upstream: the client's bytes, or the degraded rewrite."""
     finished: bool = False
 
@@ -399,6 +401,8 @@ async def _forward(state: GatewayState, scope: dict[str, Any], receive: Any, sen
             kind = "broken"
         state.metrics.upstream_errors[kind] += 1
         if sent_start:  # mid-stream: the client must see the break too
+            if call.stream is not None:
+                call.response = call.stream.result()
             call.error = {"code": f"upstream_{kind}", "message": str(exc) or kind}
             await _finish(state, call)
             raise UpstreamBroken(str(exc)) from exc
@@ -466,7 +470,7 @@ async def _relay_stream(state: GatewayState, upstream: aiohttp.ClientResponse, s
                         call: Call, watcher: asyncio.Task[None]) -> None:
     """Pass SSE bytes through as they come, assembling the final object for the log."""
     parser = SSEParser()
-    assembler = StreamAssembler()
+    assembler = call.stream = StreamAssembler()
     step = _step_of(state, call) if upstream.status < 400 else None
     changes: set[str] = set()
     canaried: set[int] = set()

@@ -37,13 +37,14 @@ def _has(module: str) -> bool:
 
 
 def server_config(app: Any, *, host: str = "127.0.0.1", port: int = 0,
-                  log_level: str = "warning", **extra: Any) -> uvicorn.Config:
+                  log_level: str = "warning", loop: str | None = None,
+                  **extra: Any) -> uvicorn.Config:
     """uvicorn settings: uvloop and httptools when present, no access log, the upstream's own
     ``date`` and ``server`` headers passed through (uvicorn adds none)."""
     quiet_upstream_breaks()
     return uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=False,
-        loop="uvloop" if _has("uvloop") else "asyncio",
+        loop=loop or ("uvloop" if _has("uvloop") else "asyncio"),
         http="httptools" if _has("httptools") else "h11",
         server_header=False, date_header=False, lifespan="on",
         timeout_graceful_shutdown=30, **extra)
