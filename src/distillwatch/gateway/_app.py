@@ -36,6 +36,13 @@ _RESTART_ONLY = ("upstream", "log", "throttle", "state_dir", "max_body_bytes", "
                  "accounts")
 
 
+def _check_canary(config: GatewayConfig, hook: CanaryHook | None) -> None:
+    on = [name for name, step in config.steps.items() if step.canary]
+    if on and hook is None:
+        raise ConfigError(f"canary is on for {', '.join(on)} but no canary transform is "
+                          "installed: set canary_hook: 'module:function' in the config")
+
+
 class GatewayState:
     """Everything one gateway process shares between calls."""
 
@@ -46,6 +53,7 @@ class GatewayState:
         self.config = config
         self.scorer = scorer
         self.canary = canary if canary is not None else config.load_canary_hook()
+        _check_canary(config, self.canary)
         self.keys = keys if keys is not None else (
             KeyStore.from_file(config.keys) if config.keys is not None else KeyStore())
         self._reload = reload
@@ -174,6 +182,7 @@ class GatewayState:
             fresh = self._reload()
             keys = KeyStore.from_file(fresh.keys) if fresh.keys is not None else KeyStore()
             canary = fresh.load_canary_hook() if fresh.canary_hook else self.canary
+            _check_canary(fresh, canary)
         except DistillwatchError as exc:
             raise ConfigError(f"reload rejected, old config kept: {exc}") from exc
         pinned = [name for name in _RESTART_ONLY
@@ -295,9 +304,10 @@ def create_app(config: GatewayConfig, *, scorer: LiveScorer | None = None,
 
         source: Path = config.source
 
-        def reload() -> GatewayConfig:
+        def reread() -> GatewayConfig:
             return load_config(source)
 
+        reload = reread
     state = GatewayState(config, scorer=scorer, canary=canary, keys=keys, reload=reload,
                          alert_sinks=alert_sinks)
     return GatewayApp(state)

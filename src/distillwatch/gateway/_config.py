@@ -306,9 +306,6 @@ def _validate(config: GatewayConfig) -> None:
     if token is not None and not _SHA256_RE.match(token):
         raise ConfigError("admin.token_sha256 must be 64 hex characters (the SHA-256 of the "
                           "token)")
-    if any(step.canary for step in config.steps.values()) and not config.canary_hook:
-        raise ConfigError("a ladder step turns canary on but no canary_hook is configured "
-                          "('module:function')")
 
 
 def _ladder(value: Any) -> Ladder:

@@ -90,8 +90,6 @@ class Throttle:
 
     async def close(self) -> None:
         """Release storage connections."""
-        close = getattr(self._storage, "close", None)
-        if close is not None:
-            result = close()
-            if hasattr(result, "__await__"):
-                await result
+        client = getattr(getattr(self._storage, "bridge", None), "storage", None)
+        if client is not None:  # redis.asyncio.Redis behind limits' bridge
+            await client.aclose()
