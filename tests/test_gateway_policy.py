@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+
+from distillwatch.gateway import create_app, restore_or_create
 from gwkit import (
     CountingScorer,
     ServerThread,
@@ -24,8 +26,6 @@ from gwkit import (
     wait_scored,
     write_keys,
 )
-
-from distillwatch.gateway import create_app, restore_or_create
 
 CHAT = {"model": "mock", "messages": [{"role": "user", "content": "tell me a story"}]}
 ECHO = {"x-mock-echo": "1"}

@@ -12,6 +12,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+
+from distillwatch.errors import InputError
+from distillwatch.gateway import KeyStore
+from distillwatch.ingest import validate_traffic_record
 from gwkit import (
     KEYS,
     CountingScorer,
@@ -23,10 +27,6 @@ from gwkit import (
     running_mock,
     wait_for,
 )
-
-from distillwatch.errors import InputError
-from distillwatch.gateway import KeyStore
-from distillwatch.ingest import validate_traffic_record
 
 CHAT = {"model": "mock", "messages": [{"role": "user", "content": "hello there"}]}
 
@@ -205,7 +205,7 @@ def test_keys_are_hashed_and_never_logged(gw: Any, tmp_path: Path) -> None:
 def test_observe_only_mode_passes_unknown_keys(mock: Any, tmp_path: Path) -> None:
     scorer = CountingScorer(boost={"acct_a": 1.0})
     with running_gateway(mock[0].url, tmp_path, scorer=scorer,
-                         unknown_keys="observe") as (server, app):
+                         unknown_keys="observe") as (server, _):
         response = _post(server.url, CHAT, {"Authorization": "Bearer sk-someone-else-12345"})
         assert response.status_code == 200
         [record] = _stopped_log(server, tmp_path)
@@ -222,7 +222,7 @@ def test_keys_file_errors_name_line_and_field(tmp_path: Path) -> None:
         KeyStore.from_file(path)
     assert info.value.line == 2 and info.value.field == "key_sha256"
     path.write_text("not json\n")
-    with pytest.raises(InputError, match="keys.jsonl:1"):
+    with pytest.raises(InputError, match=r"keys\.jsonl:1"):
         KeyStore.from_file(path)
 
 

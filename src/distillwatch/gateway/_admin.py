@@ -8,9 +8,11 @@
 | GET | /admin/accounts | every account seen or holding a key: risk, action, override |
 | GET | /admin/accounts/{id} | one account |
 | GET | /admin/overrides | overrides in force |
-| PUT | /admin/overrides/{id} | set ``{"action", "reason", "by"?, "expires_at"?}``; ``ring:<cluster>`` for a ring |
+| PUT | /admin/overrides/{id} | set ``{"action", "reason", "by"?, "expires_at"?}`` |
 | DELETE | /admin/overrides/{id} | remove |
 | POST | /admin/reload | re-read config and keys |
+
+An override id is an account id, or ``ring:<cluster_id>`` for every account of a ring.
 """
 
 from __future__ import annotations

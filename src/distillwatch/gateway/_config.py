@@ -38,8 +38,8 @@ __all__ = [
 #: The forensics room's response-text transform: ``(account_id, request_id, text) -> text``.
 CanaryHook = Callable[[str, str, str], str]
 
-_RATE_RE: Final = re.compile(r"^\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day|month|year)s?\s*$",
-                             re.IGNORECASE)
+_RATE_RE: Final = re.compile(
+    r"^\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day|month|year)s?\s*$", re.IGNORECASE)
 _LOGPROBS: Final = ("allow", "strip", "cap")
 _LOGIT_BIAS: Final = ("allow", "strip", "refuse")
 _UNKNOWN_KEYS: Final = ("reject", "observe")
@@ -197,7 +197,7 @@ class GatewayConfig:
                 from exc
         if not callable(hook):
             raise ConfigError(f"canary_hook {self.canary_hook!r} is not callable")
-        return hook  # type: ignore[no-any-return]
+        return hook
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -370,9 +370,9 @@ def _section(cls: type[Any], value: Any, where: str, base: Any = None) -> Any:
             changes[key] = None
             continue
         kind = next((k for k in _TYPES if k in spec.split(" | ")[0]), "str")
-        if kind != "bool" and isinstance(item, bool) or not isinstance(item, _TYPES[kind]):
+        if (kind != "bool" and isinstance(item, bool)) or not isinstance(item, _TYPES[kind]):
             raise ConfigError(f"{where}.{key} must be {kind}, got {item!r}")
-        changes[key] = float(item) if kind == "float" else item
+        changes[key] = float(item) if kind == "float" else item  # type: ignore[arg-type]
     return replace(out, **changes)
 
 

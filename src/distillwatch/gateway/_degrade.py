@@ -40,7 +40,7 @@ def degrade_request(endpoint: str, body: dict[str, Any],
         return body, []
     out = dict(body)
     changes: list[str] = []
-    if "logit_bias" in out and out["logit_bias"]:
+    if out.get("logit_bias"):
         if step.logit_bias == "refuse":
             return Refusal(400, "logit_bias_not_allowed",
                            "logit_bias is not available for this account.")

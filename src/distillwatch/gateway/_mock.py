@@ -164,7 +164,8 @@ class MockUpstream:
                     "output": [{"type": "message", "role": "assistant", "content": [
                         {"type": "output_text", "text": text}]}],
                     "usage": {"input_tokens": 10, "output_tokens": len(words)}}
-        n = body.get("n") if isinstance(body.get("n"), int) else 1
+        n_field = body.get("n")
+        n = n_field if isinstance(n_field, int) else 1
         choices = []
         for i in range(max(1, n)):
             if path == "/v1/completions":
