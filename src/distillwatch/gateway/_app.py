@@ -89,7 +89,8 @@ class GatewayState:
         """Open the upstream pool, the log writer and the scoring task."""
         up = self.config.upstream
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=up.pool_size, ttl_dns_cache=300),
+            connector=aiohttp.TCPConnector(limit=up.pool_size, ttl_dns_cache=300,
+                                           keepalive_timeout=up.keepalive_timeout),
             timeout=aiohttp.ClientTimeout(total=up.total_timeout, sock_connect=up.connect_timeout,
                                           sock_read=up.read_timeout),
             auto_decompress=False,

@@ -363,8 +363,8 @@ async def _forward(state: GatewayState, scope: dict[str, Any], receive: Any, sen
     t_up = time.perf_counter()
     sent_start = False
     try:
-        async with state.session.request(scope["method"], url, data=call.forward,
-                                         headers=_upstream_headers(state, scope)) as upstream:
+        async with await _open_upstream(state, scope["method"], url, call.forward,
+                                        _upstream_headers(state, scope)) as upstream:
             headers = _client_headers(upstream, base_headers)
             call.status = upstream.status
             ctype = upstream.headers.get("content-type", "")
@@ -417,6 +417,21 @@ async def _forward(state: GatewayState, scope: dict[str, Any], receive: Any, sen
                            [(b"content-type", b"application/json"), *base_headers])
     finally:
         watcher.cancel()
+
+
+async def _open_upstream(state: GatewayState, method: str, url: str, body: bytes | None,
+                         headers: dict[str, str]) -> aiohttp.ClientResponse:
+    """Send the request; retry once when the upstream closed a pooled connection unanswered.
+
+    A keep-alive connection the upstream has just closed fails with ``ServerDisconnected``
+    before any byte of an answer: the request never reached the model, so one retry on a
+    fresh connection is safe and is what keeps such races invisible to clients.
+    """
+    try:
+        return await state.session.request(method, url, data=body, headers=headers)
+    except aiohttp.ServerDisconnectedError:
+        state.metrics.upstream_errors["stale_connection_retried"] += 1
+        return await state.session.request(method, url, data=body, headers=headers)
 
 
 def _decode_json(raw: bytes, upstream: aiohttp.ClientResponse) -> Any:

@@ -23,6 +23,7 @@ __all__ = ["EventLog", "ScoringFeed", "restore_or_create", "save_scorer"]
 
 _log = logging.getLogger("distillwatch.gateway")
 _STOP: Any = object()
+_TICK = 0.01
 
 S = TypeVar("S")
 
@@ -124,24 +125,25 @@ class ScoringFeed:
         self._task = None
 
     async def _run(self) -> None:
+        """Wake on a short tick and score what is queued in batches of ``batch_max``."""
         stopping = False
         while not stopping:
-            batch = [await self._queue.get()]
-            while len(batch) < self.batch_max:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except asyncio.QueueEmpty:
-                    break
-            if any(item is _STOP for item in batch):
-                stopping = True
-                batch = [item for item in batch if item is not _STOP]
-                while not self._queue.empty():  # anything queued behind the stop marker
-                    item = self._queue.get_nowait()
-                    if item is not _STOP:
+            await asyncio.sleep(_TICK)
+            while True:
+                batch = []
+                while len(batch) < self.batch_max:
+                    try:
+                        item = self._queue.get_nowait()
+                    except asyncio.QueueEmpty:
+                        break
+                    if item is _STOP:
+                        stopping = True
+                    else:
                         batch.append(item)
-            if batch:
+                if not batch:
+                    break
                 self._observe(batch)
-            await asyncio.sleep(0)  # let requests run between batches
+                await asyncio.sleep(0)  # let requests run between batches
 
     def _observe(self, batch: list[tuple[float, dict[str, Any]]]) -> None:
         started = time.monotonic()
