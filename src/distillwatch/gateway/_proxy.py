@@ -59,6 +59,7 @@ _ERROR_TYPES: Final = {400: "invalid_request_error", 401: "authentication_error"
 _BOOT: Final = os.urandom(4).hex()
 _ids = count(1)
 _ERROR_BODY_LIMIT = 4096
+_WATCH_AFTER = 0.02
 
 
 class UpstreamBroken(Exception):
@@ -341,6 +342,40 @@ def _client_headers(upstream: aiohttp.ClientResponse,
     return out
 
 
+class _DisconnectWatch:
+    """Cancels the call's task when its client goes away (so the upstream call is dropped).
+
+    It is armed only once a call has waited ``delay`` seconds: calls answered faster than
+    that never pay for a watcher task, and a call that is still running is covered.
+    """
+
+    def __init__(self, receive: Any, target: asyncio.Task[Any] | None,
+                 delay: float = _WATCH_AFTER) -> None:
+        self.gone = False
+        self._receive = receive
+        self._target = target
+        self._task: asyncio.Task[None] | None = None
+        self._handle = asyncio.get_running_loop().call_later(delay, self._arm)
+
+    def _arm(self) -> None:
+        self._task = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self.gone = True
+                if self._target is not None:
+                    self._target.cancel()
+                return
+
+    def cancel(self) -> None:
+        """Stop watching (before the last byte is sent: completion also reads as a disconnect)."""
+        self._handle.cancel()
+        if self._task is not None:
+            self._task.cancel()
+
+
 async def _forward(state: GatewayState, scope: dict[str, Any], receive: Any, send: Any,
                    call: Call, base_headers: list[tuple[bytes, bytes]]) -> None:
     """Forward to the upstream and answer; a client disconnect cancels the upstream call."""
@@ -348,18 +383,7 @@ async def _forward(state: GatewayState, scope: dict[str, Any], receive: Any, sen
     if scope.get("query_string"):
         url += "?" + scope["query_string"].decode("latin-1")
     me = asyncio.current_task()
-    gone = [False]
-
-    async def watch_disconnect() -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                gone[0] = True
-                if me is not None:
-                    me.cancel()
-                return
-
-    watcher = asyncio.create_task(watch_disconnect())
+    watcher = _DisconnectWatch(receive, me)
     t_up = time.perf_counter()
     sent_start = False
     try:
@@ -384,7 +408,7 @@ async def _forward(state: GatewayState, scope: dict[str, Any], receive: Any, sen
                 await send({"type": "http.response.body", "body": raw})
         call.upstream_ms = (time.perf_counter() - t_up) * 1000.0
     except asyncio.CancelledError:
-        if not gone[0]:
+        if not watcher.gone:
             raise
         if me is not None:
             me.uncancel()
@@ -482,7 +506,7 @@ def _step_of(state: GatewayState, call: Call) -> StepPolicy | None:
 
 
 async def _relay_stream(state: GatewayState, upstream: aiohttp.ClientResponse, send: Any,
-                        call: Call, watcher: asyncio.Task[None]) -> None:
+                        call: Call, watcher: _DisconnectWatch) -> None:
     """Pass SSE bytes through as they come, assembling the final object for the log."""
     parser = SSEParser()
     assembler = call.stream = StreamAssembler()
