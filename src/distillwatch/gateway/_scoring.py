@@ -130,7 +130,7 @@ class ScoringFeed:
         while not stopping:
             await asyncio.sleep(_TICK)
             while True:
-                batch = []
+                batch: list[tuple[float, dict[str, Any]]] = []
                 while len(batch) < self.batch_max:
                     try:
                         item = self._queue.get_nowait()
