@@ -65,27 +65,35 @@ class RunResult:
         }
 
 
+Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+_IDLE_MAX = 3.0  # s; below servers' keep-alive timeouts (uvicorn: 5 s), as real clients do
+
+
 class _Pool:
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.idle: list[tuple[Conn, float]] = []
         self.open = 0
 
-    async def get(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self.idle:
-            return self.idle.pop()
+    async def get(self) -> Conn:
+        now = time.monotonic()
+        while self.idle:
+            conn, since = self.idle.pop()
+            if now - since < _IDLE_MAX:
+                return conn
+            self.drop(conn)
         self.open += 1
         return await asyncio.open_connection(self.host, self.port, limit=1 << 22)
 
-    def put(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
-        self.idle.append(conn)
+    def put(self, conn: Conn) -> None:
+        self.idle.append((conn, time.monotonic()))
 
-    def drop(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
+    def drop(self, conn: Conn) -> None:
         self.open -= 1
         conn[1].close()
 
     def close(self) -> None:
-        for _, writer in self.idle:
+        for (_, writer), _since in self.idle:
             writer.close()
         self.idle.clear()
 
