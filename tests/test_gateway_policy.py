@@ -331,3 +331,44 @@ def test_restart_restores_scorer_state_and_overrides(mock: Any, tmp_path: Path) 
         assert _chat(server.url, "acct_b").status_code == 403
     records = read_log(tmp_path / "log")
     assert len(records) == 9 and len({r["request_id"] for r in records}) == 9
+
+
+class BrokenScorer(CountingScorer):
+    def risk_of(self, account_id: str) -> Any:
+        raise RuntimeError("scorer bug")
+
+
+def test_failing_scorer_and_canary_fail_open(mock: Any, tmp_path: Path) -> None:
+    def bad_canary(account_id: str, request_id: str, text: str) -> str:
+        raise ValueError("canary bug")
+
+    with running_gateway(mock[0].url, tmp_path, scorer=BrokenScorer(), canary=bad_canary,
+                         ladder=LADDER, steps=STEPS) as (server, _):
+        assert _chat(server.url, "acct_a").status_code == 200
+    (tmp_path / "c").mkdir()
+    degraded = CountingScorer(boost={"acct_a": 0.7})
+    with running_gateway(mock[0].url, tmp_path / "c", scorer=degraded, canary=bad_canary,
+                         ladder=LADDER, steps=STEPS) as (server, _):
+        response = _chat(server.url, "acct_a")
+        assert response.status_code == 200
+        assert "[cn:" not in response.json()["choices"][0]["message"]["content"]
+
+
+def test_an_internal_error_costs_one_call_never_its_record(mock: Any, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    import distillwatch.gateway._proxy as proxy
+
+    def explode(*_args: Any) -> bytes:
+        raise KeyError("bug")
+
+    with running_gateway(mock[0].url, tmp_path) as (server, _):
+        monkeypatch.setattr(proxy, "_answer_body", explode)
+        failed = _chat(server.url, "acct_a")
+        monkeypatch.undo()
+        assert failed.status_code == 500
+        assert failed.json()["error"]["code"] == "internal_error"
+        assert _chat(server.url, "acct_a").status_code == 200
+    records = read_log(tmp_path / "log")
+    assert [r["status"] for r in records] == [500, 200]
+    assert records[0]["gateway"]["error"]["code"] == "internal_error"

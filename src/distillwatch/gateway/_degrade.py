@@ -7,6 +7,7 @@ them mutates its input.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,10 @@ __all__ = [
     "degrade_request",
     "degrade_response",
     "degrade_stream_event",
+    "safe_canary",
 ]
+
+_log = logging.getLogger("distillwatch.gateway")
 
 _MAX_TOKEN_KEYS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 _REASONING_KEYS = ("reasoning_content", "reasoning")
@@ -135,11 +139,21 @@ def _degrade_choice(choice: dict[str, Any], step: StepPolicy, part: str,
     return out
 
 
+def safe_canary(hook: CanaryHook, account_id: str, request_id: str, text: str) -> str:
+    """The hook's text, or the original when the hook fails (a failing canary fails open)."""
+    try:
+        marked = hook(account_id, request_id, text)
+    except Exception:
+        _log.exception("canary hook failed on %s; answer left unmarked", request_id)
+        return text
+    return marked if isinstance(marked, str) else text
+
+
 def _canary_text(obj: dict[str, Any], key: str, hook: CanaryHook, account_id: str,
                  request_id: str, changes: list[str]) -> None:
     text = obj.get(key)
     if isinstance(text, str):
-        marked = hook(account_id, request_id, text)
+        marked = safe_canary(hook, account_id, request_id, text)
         if marked != text:
             obj[key] = marked
             changes.append("response.canary")

@@ -6,6 +6,7 @@ The hot path calls :func:`decide` once per call: a dictionary lookup in the scor
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
@@ -147,12 +148,25 @@ class Decision:
 
 
 _OBSERVE = Decision("observe", "ladder", None, ())
+_log = logging.getLogger("distillwatch.gateway")
+
+
+def _risk_of(scorer: LiveScorer | None, account_id: str) -> LiveRisk | None:
+    """The scorer's answer; a failing scorer reads as no risk (fail open) and is logged."""
+    if scorer is None:
+        return None
+    try:
+        return scorer.risk_of(account_id)
+    except Exception:
+        _log.exception("live scorer risk_of(%r) failed; treating the account as unscored",
+                       account_id)
+        return None
 
 
 def decide(account_id: str, *, scorer: LiveScorer | None, ladder: Ladder,
            overrides: Overrides, now: float) -> Decision:
     """Override for the account, else for its ring, else the ladder step its risk reaches."""
-    risk: LiveRisk | None = scorer.risk_of(account_id) if scorer is not None else None
+    risk = _risk_of(scorer, account_id)
     value = None if risk is None else risk.risk
     if len(overrides):
         override = overrides.get(account_id, now)

@@ -28,6 +28,7 @@ from distillwatch.gateway._degrade import (
     degrade_request,
     degrade_response,
     degrade_stream_event,
+    safe_canary,
 )
 from distillwatch.gateway._keys import Identity, key_id_for
 from distillwatch.gateway._policy import Decision, decide, utc_now
@@ -94,6 +95,8 @@ class Call:
     upstream_ms: float | None = None
     body_bytes: int = 0
     forward: bytes | None = None
+    responded: bool = False
+    """True once the response has started (a later failure can only break the connection)."""
     stream: StreamAssembler | None = None
     """The stream read so far (a broken stream logs what it delivered)."""
     """The body sent upstream: the client's bytes, or the degraded rewrite."""
@@ -173,8 +176,9 @@ def _error_body(status: int, code: str, message: str) -> bytes:
                                    "code": code}})
 
 
-async def _send_simple(send: Any, status: int, body: bytes,
-                       headers: list[tuple[bytes, bytes]]) -> None:
+async def _send(send: Any, call: Call, status: int, body: bytes,
+                headers: list[tuple[bytes, bytes]]) -> None:
+    call.responded = True
     await send({"type": "http.response.start", "status": status,
                 "headers": [*headers, (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
@@ -232,18 +236,37 @@ async def handle_proxy(state: GatewayState, scope: dict[str, Any], receive: Any,
                 client_ip=client[0] if client else None,
                 user_agent=ua.decode("latin-1") if ua else None)
     base_headers = [(b"x-distillwatch-request-id", call.request_id.encode())]
-    refusal = await _admit(state, scope, receive, call, now)
-    if refusal is not None:
-        state.metrics.refusals[refusal.code] += 1
-        call.status = refusal.status
-        call.error = {"code": refusal.code, "message": refusal.message}
-        extra = [(k.encode(), v.encode()) for k, v in refusal.headers]
-        await _send_simple(send, refusal.status,
-                           _error_body(refusal.status, refusal.code, refusal.message),
-                           [(b"content-type", b"application/json"), *base_headers, *extra])
-        await _finish(state, call)
-        return
-    await _forward(state, scope, receive, send, call, base_headers)
+    try:
+        refusal = await _admit(state, scope, receive, call, now)
+        if refusal is not None:
+            state.metrics.refusals[refusal.code] += 1
+            call.status = refusal.status
+            call.error = {"code": refusal.code, "message": refusal.message}
+            extra = [(k.encode(), v.encode()) for k, v in refusal.headers]
+            await _send(send, call, refusal.status,
+                        _error_body(refusal.status, refusal.code, refusal.message),
+                        [(b"content-type", b"application/json"), *base_headers, *extra])
+        else:
+            await _forward(state, scope, receive, send, call, base_headers)
+    except ConnectionResetError:  # the client left while sending its body
+        state.metrics.client_disconnects += 1
+        call.status = 499
+        call.error = {"code": "client_disconnected", "message": "client left mid-request"}
+    except UpstreamBroken:
+        raise
+    except Exception as exc:  # a bug of ours must cost one call, never its log record
+        _log.exception("gateway failed on %s", call.request_id)
+        state.metrics.refusals["internal_error"] += 1
+        call.error = {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}"}
+        if not call.responded:
+            call.status = 500
+            await _send(send, call, 500, _error_body(500, "internal_error",
+                                                     "The gateway failed on this call."),
+                        [(b"content-type", b"application/json"), *base_headers])
+        else:
+            call.status = call.status or 500
+            await _finish(state, call)
+            raise UpstreamBroken("gateway error mid-answer") from exc
     await _finish(state, call)
 
 
@@ -395,7 +418,7 @@ async def _forward(state: GatewayState, scope: dict[str, Any], receive: Any, sen
             if ctype.startswith("text/event-stream"):
                 await send({"type": "http.response.start", "status": upstream.status,
                             "headers": headers})
-                sent_start = True
+                sent_start = call.responded = True
                 await _relay_stream(state, upstream, send, call, watcher)
             else:
                 raw = await upstream.read()
@@ -404,7 +427,7 @@ async def _forward(state: GatewayState, scope: dict[str, Any], receive: Any, sen
                 await send({"type": "http.response.start", "status": upstream.status,
                             "headers": [*headers,
                                         (b"content-length", str(len(raw)).encode())]})
-                sent_start = True
+                sent_start = call.responded = True
                 await send({"type": "http.response.body", "body": raw})
         call.upstream_ms = (time.perf_counter() - t_up) * 1000.0
     except asyncio.CancelledError:
@@ -437,8 +460,8 @@ async def _forward(state: GatewayState, scope: dict[str, Any], receive: Any, sen
                    "upstream_broken": f"The upstream closed the connection: {exc}"}[code]
         call.status = status
         call.error = {"code": code, "message": message}
-        await _send_simple(send, status, _error_body(status, code, message),
-                           [(b"content-type", b"application/json"), *base_headers])
+        await _send(send, call, status, _error_body(status, code, message),
+                    [(b"content-type", b"application/json"), *base_headers])
     finally:
         watcher.cancel()
 
@@ -569,7 +592,7 @@ def _canary_tail(state: GatewayState, call: Call, assembler: StreamAssembler,
     for index in indexes:
         canaried.add(index)
         text = assembler.text_of(index)
-        marked = state.canary(call.identity.account_id, call.request_id, text)
+        marked = safe_canary(state.canary, call.identity.account_id, call.request_id, text)
         if marked == text:
             continue
         if not marked.startswith(text):
