@@ -139,3 +139,28 @@ def test_sigterm_flushes_every_record_and_scan_reads_them(tmp_path: Path) -> Non
     rows = (out / "accounts.csv").read_text().splitlines()
     assert rows[0].startswith("account_id,risk,verdict")
     assert {r.split(",")[0] for r in rows[1:]} == set(KEYS)
+
+
+@pytest.mark.slow
+def test_kill_9_loses_at_most_the_last_flush_interval(tmp_path: Path) -> None:
+    keys = write_keys(tmp_path / "keys.jsonl")
+    config = tmp_path / "gw.yaml"
+    config.write_text("log:\n  flush_interval: 0.2\n  gzip: true\n")
+    with running_mock() as (mock, _):
+        proc, url = _start(["--upstream", mock.url, "--keys", str(keys), "--log",
+                            str(tmp_path / "log"), "--config", str(config), "--no-scoring"],
+                           tmp_path)
+        try:
+            with httpx.Client(timeout=10) as client:
+                for i in range(20):
+                    body = {"model": "mock", "stream": i % 2 == 0,
+                            "messages": [{"role": "user", "content": f"q{i}"}]}
+                    assert client.post(url + "/v1/chat/completions", json=body,
+                                       headers=auth()).status_code == 200
+            time.sleep(0.8)  # several flush intervals after the last call
+        finally:
+            proc.kill()  # SIGKILL: no shutdown, no final flush
+            proc.wait(timeout=10)
+    records = read_log(tmp_path / "log")  # gzip members written so far read back whole
+    assert len(records) == 20
+    assert all(validate_traffic_record(r) is None for r in records)
