@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from pathlib import Path
@@ -126,6 +127,9 @@ def _serve(app: Any, host: str, port: int, log_level: str, config: Any, scorer: 
         f"log: {config.log.dir}  scoring: {scoring}  "
         f"admin: {'on' if config.admin_token_digest() else 'off (no token)'}",
         highlight=False)
+    # Everything imported so far lives as long as the process: keep it out of the cyclic
+    # garbage collector's full passes (tens of ms each with the analysis stack loaded).
+    gc.freeze()
     uvicorn.Server(server_config(app, host=host, port=port, log_level=log_level)).run()
 
 

@@ -81,13 +81,18 @@ class TrafficLogWriter:
         self._task = asyncio.create_task(self._run(), name="distillwatch-log-writer")
 
     async def submit(self, record: dict[str, Any]) -> None:
-        """Queue one record; waits when the queue is full (never drops)."""
+        """Queue one record; waits when the queue is full (never drops).
+
+        The record is serialised here, so the queue holds bytes: nothing waiting for a flush
+        is left for the garbage collector to walk.
+        """
         self.stats.submitted += 1
+        line = orjson.dumps(record) + b"\n"
         try:
-            self._queue.put_nowait(record)
+            self._queue.put_nowait(line)
         except asyncio.QueueFull:
             self.stats.backpressure_waits += 1
-            await self._queue.put(record)
+            await self._queue.put(line)
 
     async def close(self) -> None:
         """Write every queued record, close the current file and stop."""
@@ -113,13 +118,12 @@ class TrafficLogWriter:
             await asyncio.sleep(tick)
             while True:
                 try:
-                    record = self._queue.get_nowait()
+                    line = self._queue.get_nowait()
                 except asyncio.QueueEmpty:
                     break
-                if record is _STOP:
+                if line is _STOP:
                     stopping = True
                     continue
-                line = orjson.dumps(record) + b"\n"
                 pending.append(line)
                 pending_bytes += len(line)
             if pending and deadline is None:
