@@ -13,10 +13,7 @@ import asyncio
 import contextlib
 import gzip
 import logging
-import os
 import time
-from dataclasses import dataclass, field
-from itertools import count
 from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
@@ -32,8 +29,8 @@ from distillwatch.gateway._degrade import (
 )
 from distillwatch.gateway._keys import Identity, key_id_for
 from distillwatch.gateway._policy import Decision, decide, utc_now
+from distillwatch.gateway._record import Call, new_request_id
 from distillwatch.gateway._sse import SSEParser, StreamAssembler, encode_event
-from distillwatch.ingest import validate_traffic_record
 
 if TYPE_CHECKING:
     from distillwatch.gateway._app import GatewayState
@@ -57,8 +54,6 @@ _ERROR_TYPES: Final = {400: "invalid_request_error", 401: "authentication_error"
                        403: "permission_error", 404: "not_found_error",
                        405: "invalid_request_error", 413: "invalid_request_error",
                        415: "invalid_request_error", 429: "rate_limit_error"}
-_BOOT: Final = os.urandom(4).hex()
-_ids = count(1)
 _ERROR_BODY_LIMIT = 4096
 _WATCH_AFTER = 0.02
 
@@ -69,105 +64,6 @@ class UpstreamBroken(Exception):
     Raising it from the ASGI app makes the server drop the connection without the final
     chunk, so the client sees a broken transfer, as it would have from the upstream itself.
     """
-
-
-def _new_request_id() -> str:
-    return f"dw-{_BOOT}-{next(_ids):x}"
-
-
-@dataclass
-class Call:
-    """What the handler learns about one call; becomes the traffic-log record."""
-
-    started: float
-    ts: str
-    request_id: str
-    endpoint: str
-    identity: Identity
-    client_ip: str | None
-    user_agent: str | None
-    request: dict[str, Any] = field(default_factory=dict)
-    status: int = 0
-    response: Any = None
-    decision: Decision | None = None
-    changes: list[str] = field(default_factory=list)
-    error: Any = None
-    upstream_ms: float | None = None
-    body_bytes: int = 0
-    forward: bytes | None = None
-    responded: bool = False
-    """True once the response has started (a later failure can only break the connection)."""
-    stream: StreamAssembler | None = None
-    """The stream read so far (a broken stream logs what it delivered)."""
-    """The body sent upstream: the client's bytes, or the degraded rewrite."""
-    finished: bool = False
-
-    def record(self) -> dict[str, Any]:
-        """The traffic-log v1 record (plus a ``gateway`` object scanners ignore)."""
-        latency = (time.perf_counter() - self.started) * 1000.0
-        rec: dict[str, Any] = {
-            "ts": self.ts, "request_id": self.request_id,
-            "account_id": self.identity.account_id, "key_id": self.identity.key_id,
-            "endpoint": self.endpoint, "status": self.status,
-            "latency_ms": round(latency, 3), "request": self.request,
-            "response": self.response if 200 <= self.status < 300 else None,
-        }
-        user = self.request.get("user")
-        if isinstance(user, str):
-            rec["user"] = user
-        if self.client_ip:
-            rec["client_ip"] = self.client_ip
-        if self.user_agent:
-            rec["user_agent"] = self.user_agent
-        gw: dict[str, Any] = {}
-        if self.decision is not None:
-            gw["action"] = self.decision.action
-            gw["source"] = self.decision.source
-            if self.decision.risk is not None:
-                gw["risk"] = round(self.decision.risk, 6)
-            if self.decision.reasons:
-                gw["reasons"] = list(self.decision.reasons)
-        if self.changes:
-            gw["changes"] = self.changes
-        if self.error is not None:
-            gw["error"] = self.error
-        if self.upstream_ms is not None:
-            gw["upstream_ms"] = round(self.upstream_ms, 3)
-        if not self.identity.known:
-            gw["key"] = "unknown"
-        rec["gateway"] = gw
-        _ensure_valid(rec)
-        return rec
-
-
-def _ensure_valid(rec: dict[str, Any]) -> None:
-    """Keep the record valid traffic-log v1 whatever the client sent.
-
-    A request field that breaks the contract (say ``messages`` that is not a list) moves to
-    ``gateway.invalid`` so the record still parses everywhere; nothing is silently lost.
-    """
-    for _ in range(8):
-        problem = validate_traffic_record(rec)
-        if problem is None:
-            return
-        where, message = problem
-        invalid = rec["gateway"].setdefault("invalid", {})
-        if where.startswith("request.") and isinstance(rec["request"], dict):
-            top = where.split(".", 2)[1].split("[", 1)[0]
-            rec["request"] = dict(rec["request"])
-            invalid[f"request.{top}"] = {"problem": message,
-                                         "value": rec["request"].pop(top, None)}
-        elif where.startswith("response"):
-            invalid["response"] = {"problem": message, "value": rec["response"]}
-            rec["response"] = None
-        elif where == "request":
-            invalid["request"] = {"problem": message, "value": rec["request"]}
-            rec["request"] = {}
-        elif where in ("key_id", "user", "client_ip", "user_agent"):
-            invalid[where] = {"problem": message, "value": rec.pop(where)}
-        else:  # a bug of ours, not the client's: say so loudly
-            _log.error("gateway produced an invalid traffic record (%s: %s)", where, message)
-            return
 
 
 def _error_body(status: int, code: str, message: str) -> bytes:
@@ -231,7 +127,7 @@ async def handle_proxy(state: GatewayState, scope: dict[str, Any], receive: Any,
     now = time.time()
     client = scope.get("client")
     ua = _header(scope, b"user-agent")
-    call = Call(started=time.perf_counter(), ts=utc_now(now), request_id=_new_request_id(),
+    call = Call(started=time.perf_counter(), ts=utc_now(now), request_id=new_request_id(),
                 endpoint=scope["path"], identity=Identity("anonymous", "none", known=False),
                 client_ip=client[0] if client else None,
                 user_agent=ua.decode("latin-1") if ua else None)
