@@ -257,3 +257,39 @@ def test_records_reach_disk_within_the_flush_interval(tmp_path: Path) -> None:
         return on_disk
 
     assert asyncio.run(main()) == 1
+
+
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 10_000), st.text(max_size=5),
+                    st.dictionaries(st.text(max_size=3), st.integers(-1000, 1000), max_size=2))
+_KEYS = st.sampled_from(["model", "messages", "logprobs", "top_logprobs", "logit_bias", "n",
+                         "best_of", "max_tokens", "max_completion_tokens",
+                         "max_output_tokens", "include", "stream", "user"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.dictionaries(_KEYS, _VALUES, max_size=8),
+       endpoint=st.sampled_from(["/v1/chat/completions", "/v1/completions", "/v1/responses"]),
+       logprobs=st.sampled_from(["allow", "strip", "cap"]), cap=st.integers(0, 5),
+       bias=st.sampled_from(["allow", "strip", "refuse"]))
+def test_degrade_request_never_mutates_and_respects_every_cap(
+        body: dict[str, Any], endpoint: str, logprobs: str, cap: int, bias: str) -> None:
+    step = StepPolicy(logprobs=logprobs, top_logprobs_cap=cap, logit_bias=bias,
+                      max_tokens_cap=100, n_cap=2)
+    before = orjson.dumps(body)
+    result = degrade_request(endpoint, body, step)
+    assert orjson.dumps(body) == before
+    if isinstance(result, Refusal):
+        assert bias == "refuse" and body.get("logit_bias")
+        return
+    out, changes = result
+    assert all(isinstance(c, str) for c in changes)
+    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
+        assert out.get(key) is None or out[key] <= 100
+    for key in ("n", "best_of"):
+        value = out.get(key)
+        assert not isinstance(value, int) or isinstance(value, bool) or value <= 2
+    top = out.get("top_logprobs")
+    if logprobs != "allow" and isinstance(top, int) and not isinstance(top, bool):
+        assert top <= (cap if logprobs == "cap" else 0)
+    if bias == "strip":
+        assert not out.get("logit_bias")
