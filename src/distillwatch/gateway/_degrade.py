@@ -86,7 +86,6 @@ def _degrade_logprobs(endpoint: str, out: dict[str, Any], step: StepPolicy,
             else:
                 out["logprobs"] = cap
             changes.append(f"logprobs:{value}->{cap}")
-        return
     if endpoint == "/v1/responses":
         include = out.get("include")
         if isinstance(include, list) and any("logprobs" in str(x) for x in include) and cap == 0:
