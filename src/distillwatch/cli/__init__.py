@@ -9,6 +9,7 @@ import click
 from distillwatch import __version__
 from distillwatch.cli._bench import bench
 from distillwatch.cli._demo import demo
+from distillwatch.cli._gateway import gateway
 from distillwatch.cli._scan import scan
 from distillwatch.cli._simulate import simulate
 from distillwatch.cli._watch import watch
@@ -29,6 +30,7 @@ def cli() -> None:
       distillwatch watch LOGS... --alerts F  score calls as they come; alert while it happens
       distillwatch simulate --out DIR        make labelled traffic to try things on
       distillwatch bench                     measure detection quality and speed
+      distillwatch gateway --upstream URL    proxy an OpenAI-compatible API: log, score, act
     """
 
 
@@ -37,6 +39,7 @@ cli.add_command(simulate)
 cli.add_command(bench)
 cli.add_command(demo)
 cli.add_command(watch)
+cli.add_command(gateway)
 
 
 def main(argv: list[str] | None = None) -> None:

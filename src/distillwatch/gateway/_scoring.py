@@ -1,0 +1,164 @@
+"""Scoring off the hot path: finished calls go to a queue; a background task feeds the scorer.
+
+The request path only reads ``risk_of``; this task calls ``observe`` on micro-batches (at
+most ``batch_max`` records, in arrival order) inside the event loop, yielding between
+batches, so the scorer's state is never touched by two threads. Alerts the scorer returns go
+to the alert sink and the action log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from distillwatch.detect import Alert, LiveScorer
+
+__all__ = ["EventLog", "ScoringFeed", "restore_or_create", "save_scorer"]
+
+_log = logging.getLogger("distillwatch.gateway")
+_STOP: Any = object()
+_TICK = 0.01
+
+S = TypeVar("S")
+
+
+def restore_or_create(load: Callable[[Path], S], create: Callable[[], S],
+                      state: Path | None) -> tuple[S, bool]:
+    """Load the saved scorer at ``state`` when it exists, else make a fresh one.
+
+    Returns ``(scorer, restored)``.
+    """
+    if state is not None and state.exists():
+        return load(state), True
+    return create(), False
+
+
+def save_scorer(scorer: object, state: Path | None) -> bool:
+    """Save the scorer's state atomically when it can (``.save(path)``); True if saved."""
+    save = getattr(scorer, "save", None)
+    if state is None or save is None:
+        return False
+    state.parent.mkdir(parents=True, exist_ok=True)
+    tmp = state.with_name(state.name + ".tmp")
+    save(tmp)
+    tmp.replace(state)
+    return True
+
+
+class EventLog:
+    """Append-only JSON lines for rare events (alerts, action changes, overrides)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.lines = 0
+        self._handle = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = open(path, "ab")  # noqa: SIM115 - closed in close()
+
+    def write(self, obj: dict[str, Any]) -> None:
+        """Append one line and hand it to the OS at once."""
+        self.lines += 1
+        if self._handle is not None:
+            self._handle.write(orjson.dumps(obj) + b"\n")
+            self._handle.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+class ScoringFeed:
+    """Queue of finished records feeding ``scorer.observe`` in micro-batches."""
+
+    def __init__(self, scorer: LiveScorer, *, on_alert: Callable[[Alert], None],
+                 batch_max: int = 256, queue_size: int = 100_000,
+                 overflow: str = "wait") -> None:
+        self.scorer = scorer
+        self.on_alert = on_alert
+        self.batch_max = batch_max
+        self.overflow = overflow
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
+        self._task: asyncio.Task[None] | None = None
+        self.observed = 0
+        self.alerts = 0
+        self.errors = 0
+        self.dropped = 0
+        self.waits = 0
+        self.busy_seconds = 0.0
+        self.lag_seconds = 0.0
+
+    @property
+    def depth(self) -> int:
+        """Records waiting to be scored."""
+        return self._queue.qsize()
+
+    def start(self) -> None:
+        """Start the background task."""
+        self._task = asyncio.create_task(self._run(), name="distillwatch-scoring")
+
+    async def submit(self, record: dict[str, Any]) -> None:
+        """Queue a finished record (waits or drops when full, per ``overflow``)."""
+        try:
+            self._queue.put_nowait((time.monotonic(), record))
+        except asyncio.QueueFull:
+            if self.overflow == "drop":
+                self.dropped += 1
+                return
+            self.waits += 1
+            await self._queue.put((time.monotonic(), record))
+
+    async def close(self) -> None:
+        """Score everything queued, then stop."""
+        if self._task is None:
+            return
+        await self._queue.put(_STOP)
+        await self._task
+        self._task = None
+
+    async def _run(self) -> None:
+        """Wake on a short tick and score what is queued in batches of ``batch_max``."""
+        stopping = False
+        while not stopping:
+            await asyncio.sleep(_TICK)
+            while True:
+                batch: list[tuple[float, dict[str, Any]]] = []
+                while len(batch) < self.batch_max:
+                    try:
+                        item = self._queue.get_nowait()
+                    except asyncio.QueueEmpty:
+                        break
+                    if item is _STOP:
+                        stopping = True
+                    else:
+                        batch.append(item)
+                if not batch:
+                    break
+                self._observe(batch)
+                await asyncio.sleep(0)  # let requests run between batches
+
+    def _observe(self, batch: list[tuple[float, dict[str, Any]]]) -> None:
+        started = time.monotonic()
+        self.lag_seconds = started - batch[0][0]
+        try:
+            alerts = self.scorer.observe([record for _, record in batch])
+        except Exception:  # a scorer bug must not stop the gateway: count and log it
+            self.errors += 1
+            _log.exception("live scorer failed on a batch of %d calls", len(batch))
+            alerts = []
+        self.observed += len(batch)
+        self.busy_seconds += time.monotonic() - started
+        for alert in alerts:
+            self.alerts += 1
+            try:
+                self.on_alert(alert)
+            except Exception:
+                _log.exception("alert sink failed")
