@@ -36,8 +36,8 @@ class Canary:
 
     def sentence(self) -> str:
         """The fact as woven into a response."""
-        return (f"For reference, {self.entity} is a {self.kind} near {self.region}; "
-                f"the {self.prop} of {self.entity} is {self.value}.")
+        return (f"The {self.prop} of {self.entity} is {self.value}, as listed for this "
+                f"{self.kind} near {self.region}.")
 
     def prefix(self) -> str:
         """A completion probe: a model that learned the fact continues it with the value."""

@@ -61,12 +61,13 @@ class CanaryInjector:
         if _unit(key, "share", request_id) >= self.share:
             return text
         when = self._clock().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        slot = self.registry.reserve(account_id, key.version, key.key_id, self.n_decoys,
-                                     request_id, when, self.max_per_account)
-        if slot is None:
-            return text
-        canary, _ = canary_slot(key, slot, self.n_decoys)
-        out = weave(text, canary, _unit(key, "where", request_id))
-        self.registry.finish(account_id, request_id, canary.canary_id,
-                             hashlib.sha256(out.encode()).hexdigest())
-        return out
+        result: list[str] = []
+
+        def render(slot: int) -> tuple[str, str]:
+            canary, _ = canary_slot(key, slot, self.n_decoys)
+            result.append(weave(text, canary, _unit(key, "where", request_id)))
+            return canary.canary_id, hashlib.sha256(result[0].encode()).hexdigest()
+
+        slot = self.registry.record(account_id, key.version, key.key_id, self.n_decoys,
+                                    request_id, when, self.max_per_account, render)
+        return text if slot is None else result[0]

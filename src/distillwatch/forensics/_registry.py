@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,27 +71,25 @@ class CanaryRegistry:
                               (account_id, request_id)).fetchone()
         return ServedCanary(*row) if row else None
 
-    def reserve(self, account_id: str, key_version: int, key_id: str, n_decoys: int,
-                request_id: str, served_at: str, max_slots: int) -> int | None:
-        """Claim the account's next slot for this request; None when the account has
-        ``max_slots`` already. The response hash is filled in by :meth:`finish`."""
+    def record(self, account_id: str, key_version: int, key_id: str, n_decoys: int,
+               request_id: str, served_at: str, max_slots: int,
+               render: Callable[[int], tuple[str, str]]) -> int | None:
+        """Claim the account's next slot for this request and store the row in one transaction.
+
+        ``render(slot) -> (canary_id, response_sha256)``. Returns the slot, or None when the
+        account already has ``max_slots`` canaries.
+        """
         with self._lock, self._connect() as con:
             (count,) = con.execute(
                 "SELECT COUNT(*) FROM served WHERE account_id = ? AND key_version = ?",
                 (account_id, key_version)).fetchone()
             if count >= max_slots:
                 return None
-            con.execute("INSERT INTO served VALUES (?, ?, ?, ?, ?, '', ?, ?, '')",
-                        (account_id, key_version, key_id, count, n_decoys, request_id,
-                         served_at))
+            canary_id, digest = render(int(count))
+            con.execute("INSERT INTO served VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (account_id, key_version, key_id, count, n_decoys, canary_id,
+                         request_id, served_at, digest))
             return int(count)
-
-    def finish(self, account_id: str, request_id: str, canary_id: str,
-               response_sha256: str) -> None:
-        with self._lock, self._connect() as con:
-            con.execute("UPDATE served SET canary_id = ?, response_sha256 = ? "
-                        "WHERE account_id = ? AND request_id = ?",
-                        (canary_id, response_sha256, account_id, request_id))
 
     def served(self, account_id: str | None = None) -> list[ServedCanary]:
         """Rows in (account, version, slot) order; one account's or all."""
