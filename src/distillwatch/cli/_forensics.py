@@ -6,10 +6,28 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
+from distillwatch.cli._console import err_console
 from distillwatch.errors import ConfigError
-from distillwatch.forensics import PURPOSES, SECRET_ENV, SECRET_FILE_ENV, KeyRing, load_keyring
+from distillwatch.forensics import (
+    PURPOSES,
+    SECRET_ENV,
+    SECRET_FILE_ENV,
+    KeyRing,
+    ProbeConfig,
+    SuspectClient,
+    load_keyring,
+    probe_case,
+)
 
 __all__ = ["forensics"]
 
@@ -86,3 +104,60 @@ def keys_list(secret_file: Path | None, accounts: tuple[str, ...]) -> None:
                 keys_table.add_row(account, str(version),
                                    *(ring.key(account, p, version).key_id for p in PURPOSES))
         console.print(keys_table)
+
+
+@forensics.command("probe")
+@click.option("--suspect", required=True, help="Base URL of the suspect's OpenAI-compatible API "
+              "(e.g. http://host:8000/v1).")
+@click.option("--model", required=True, help="Model name to ask for.")
+@click.option("--case", "case_dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Case folder with case.json; evidence.json/.html are written here.")
+@click.option("--budget", type=click.IntRange(min=1), default=None,
+              help="Most completions to ask for (canaries first, then corroboration, then the "
+              "watermark tests) [default: no limit].")
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=2.0,
+              show_default=True, help="Most requests per second.")
+@click.option("--api", type=click.Choice(["completions", "chat"]), default="completions",
+              show_default=True, help="Which endpoint to probe.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=0.01, show_default=True,
+              help="Family-wise significance level (Holm over all tests and accounts).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed for question order and sampling.")
+@click.option("--secret-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help=_SECRET_HELP)
+def probe(suspect: str, model: str, case_dir: Path, budget: int | None, rate: float, api: str,
+          alpha: float, seed: int, secret_file: Path | None) -> None:
+    """Test a suspect model for this case's marks and write a case file.
+
+    Runs whichever tests the case allows: canary recall (served vs never-served decoys, exact
+    test), watermark radioactivity over distinct (context, token) pairs and the per-context
+    mode test (exact binomial), and agreement with our model against reference models
+    (corroboration only). Every figure carries its null, p-value, Holm-adjusted p-value and
+    queries spent; every probe and response is hashed and kept in transcript.jsonl.
+    """
+    ring = load_keyring(secret_file)
+    client = SuspectClient(suspect, model, api=api, budget=budget, rate=rate)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err_console) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def tick(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        evidence = probe_case(case_dir, client, ring, ProbeConfig(alpha=alpha, seed=seed), tick)
+    table = Table(title=f"forensics probe: {evidence['case_id']}", title_justify="left")
+    for col in ("test", "account", "p", "Holm p", "queries"):
+        table.add_column(col)
+    for t in evidence["tests"]:
+        mark = " [red]*[/red]" if t["significant"] else ""
+        table.add_row(t["test"], t["account_id"] or "all", f"{t['p_value']:.3g}",
+                      f"{t['p_holm']:.3g}{mark}", str(t["queries"]))
+    Console().print(table)
+    named = [f["account_id"] for f in evidence["findings"] if f["named"]]
+    click.echo(f"accounts named at alpha {alpha}: {', '.join(named) or 'none'}; "
+               f"{evidence['budget']['spent']} completions; wrote {case_dir / 'evidence.json'}, "
+               f"{case_dir / 'evidence.html'}")

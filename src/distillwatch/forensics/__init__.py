@@ -6,6 +6,16 @@ tripwires, the black-box probe and its case file. See docs/forensics.md.
 """
 
 from distillwatch.forensics._canary import Canary, canary_slot, reproduces
+from distillwatch.forensics._case import CASE_FORMAT, Case, CorroborationItem, load_case
+from distillwatch.forensics._client import BudgetExhausted, Exchange, SuspectClient, http_transport
+from distillwatch.forensics._evidence import (
+    EVIDENCE_FORMAT,
+    ProbeRun,
+    build_evidence,
+    probe_case,
+    render_evidence_html,
+    write_case_outputs,
+)
 from distillwatch.forensics._inject import CanaryInjector, weave
 from distillwatch.forensics._keys import (
     PURPOSES,
@@ -17,6 +27,7 @@ from distillwatch.forensics._keys import (
     key_id,
     load_keyring,
 )
+from distillwatch.forensics._probe import NULLS, ProbeConfig, TestRecord, run_probe
 from distillwatch.forensics._registry import CanaryRegistry, ServedCanary
 from distillwatch.forensics._stats import (
     CanarySlot,
@@ -26,6 +37,7 @@ from distillwatch.forensics._stats import (
     hypergeometric_test,
     two_proportion_test,
 )
+from distillwatch.forensics._tokenize import UNKNOWN, WordVocab, words
 from distillwatch.forensics._tripwire import find_tripwires, mark_tripwire, normalise_text
 from distillwatch.forensics._watermark import (
     GreenListLogitsProcessor,
@@ -39,36 +51,57 @@ from distillwatch.forensics._watermark import (
 )
 
 __all__ = [
+    "CASE_FORMAT",
+    "EVIDENCE_FORMAT",
+    "NULLS",
     "PURPOSES",
     "SECRET_ENV",
     "SECRET_FILE_ENV",
+    "UNKNOWN",
+    "BudgetExhausted",
     "Canary",
     "CanaryInjector",
     "CanaryRegistry",
     "CanarySlot",
+    "Case",
+    "CorroborationItem",
+    "Exchange",
     "GreenListLogitsProcessor",
     "KeyRing",
     "MarkKey",
     "ModeScore",
+    "ProbeConfig",
+    "ProbeRun",
     "ServedCanary",
+    "SuspectClient",
+    "TestRecord",
     "WatermarkScheme",
     "WatermarkScore",
+    "WordVocab",
     "binomial_test",
+    "build_evidence",
     "canary_slot",
     "canary_test",
     "derive_key",
     "find_tripwires",
     "green_mask",
     "holm",
+    "http_transport",
     "hypergeometric_test",
     "is_green",
     "key_id",
+    "load_case",
     "load_keyring",
     "mark_tripwire",
     "mode_test",
     "normalise_text",
+    "probe_case",
+    "render_evidence_html",
     "reproduces",
+    "run_probe",
     "score_tokens",
     "two_proportion_test",
     "weave",
+    "words",
+    "write_case_outputs",
 ]

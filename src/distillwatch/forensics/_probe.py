@@ -133,10 +133,8 @@ def _canaries(case: Case, client: SuspectClient, ring: KeyRing, cfg: ProbeConfig
              "served_reproduced": sum(s.served_hit for s in slots),
              "decoys_reproduced": sum(s.decoy_hits for s in slots),
              "decoys_per_slot": sorted({s.n_decoys for s in slots})},
-            canary_test(slots), 0, not exhausted, notes=notes))
-    spent = _spent(client, "canary_recall")
-    for r in records:
-        r.queries = spent
+            canary_test(slots), sum(1 for k in answers if k[0] == account), not exhausted,
+            notes=notes))
     return records
 
 
@@ -224,14 +222,16 @@ def _watermark(case: Case, client: SuspectClient, ring: KeyRing, cfg: ProbeConfi
             {"generations": len(seqs), "tokens": sum(len(s) for s in seqs),
              "distinct_pairs": score.pairs, "green_pairs": score.green, "gamma": score.gamma,
              "z": round(score.z, 4), "context": case.scheme.context},
-            score.p_value, _spent(client, "watermark_radioactivity"), gen_done))
+            score.p_value, _spent(client, "watermark_radioactivity"), gen_done,
+            notes=["generations shared by every account's key in this file"]))
         if case.mode_contexts:
             mode = mode_test(key, case.scheme, samples)
             records.append(TestRecord(
                 "watermark_mode", "evidence", account, key.key_id,
                 {"contexts": mode.contexts, "green_modes": mode.green_modes,
                  "gamma": mode.gamma, "samples_per_context": case.mode_samples},
-                mode.p_value, _spent(client, "watermark_mode"), mode_done))
+                mode.p_value, _spent(client, "watermark_mode"), mode_done,
+                notes=["samples shared by every account's key in this file"]))
     return records
 
 
