@@ -115,7 +115,8 @@ def test_evidence_names_the_leaking_account_and_keeps_custody(tmp_path: Path) ->
                                                                        "acct_b": False}
     canary = next(t for t in ev["tests"] if t["test"] == "canary_recall"
                   and t["account_id"] == "acct_a")
-    assert canary["statistic"]["served_reproduced"] == 5 and canary["p_value"] == pytest.approx(0.25**5)
+    assert canary["statistic"]["served_reproduced"] == 5
+    assert canary["p_value"] == pytest.approx(0.25**5)
     assert all(t["null"] and 0 <= t["p_holm"] <= 1 and t["p_holm"] >= t["p_value"]
                for t in ev["tests"])
     transcript = (folder / "transcript.jsonl").read_bytes()
@@ -161,7 +162,7 @@ def test_bad_case_folders_name_the_file_and_field(tmp_path: Path) -> None:
     (folder / "case.json").write_text("{}")
     with pytest.raises(InputError, match="format"):
         _probe(folder)
-    with pytest.raises(InputError, match="no case.json"):
+    with pytest.raises(InputError, match=r"no case\.json"):
         _probe(tmp_path)
 
 
