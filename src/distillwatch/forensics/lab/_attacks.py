@@ -70,7 +70,7 @@ class NeutraliseHook:
         self.log_ratio = float(np.log(ratio))
 
     def __call__(self, ids: Sequence[int], logits: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             ref = np.log(self.reference.probs(ids))
-        guessed = (logits - ref) > self.log_ratio
+            guessed = (logits - ref) > self.log_ratio
         return logits - self.strength * guessed
