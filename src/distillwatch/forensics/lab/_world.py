@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+from starlette.applications import Starlette
 
 from distillwatch.forensics._case import CASE_FORMAT
 from distillwatch.forensics._inject import CanaryInjector
@@ -94,7 +95,7 @@ class Lab:
             n += len(words(text))
         self.filler = docs
 
-    def teacher_app(self) -> object:
+    def teacher_app(self) -> Starlette:
         """The teacher served with per-account watermark and canary marks."""
         return lab_app({"teacher": self.teacher},
                        marks={"teacher": Marks(self.ring, self.config.scheme, self.injector)})
