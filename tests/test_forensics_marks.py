@@ -309,3 +309,15 @@ def test_keys_cli_init_rotate_list_never_prints_a_key(tmp_path: Path) -> None:
     for secret in ring.secrets.values():
         assert secret.hex() not in out
     assert ring.key("acct_1", "canary").key.hex() not in out
+
+
+def test_concurrent_serving_gives_each_request_its_own_slot(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    registry = CanaryRegistry(tmp_path / "r.sqlite")
+    inject = CanaryInjector(registry, _ring(), share=1.0, max_per_account=50)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: inject("acct_1", f"r{i % 30}", "text"), range(60)))
+    rows = registry.served("acct_1")
+    assert sorted(r.slot for r in rows) == list(range(30))
+    assert len({r.request_id for r in rows}) == 30

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from distillwatch.errors import ConfigError
 from distillwatch.forensics._canary import Canary, canary_slot
 from distillwatch.forensics._keys import KeyRing, MarkKey
-from distillwatch.forensics._registry import CanaryRegistry
+from distillwatch.forensics._registry import CanaryRegistry, ServedCanary
 
 __all__ = ["CanaryInjector", "weave"]
 
@@ -51,12 +52,15 @@ class CanaryInjector:
         self.max_per_account = max_per_account
         self._clock = clock or (lambda: datetime.now(UTC))
 
+    def _replay(self, previous: ServedCanary, request_id: str, text: str) -> str:
+        key = self.keyring.key(previous.account_id, "canary", previous.key_version)
+        canary, _ = canary_slot(key, previous.slot, previous.n_decoys)
+        return weave(text, canary, _unit(key, "where", request_id))
+
     def __call__(self, account_id: str, request_id: str, text: str) -> str:
         previous = self.registry.by_request(account_id, request_id)
         if previous is not None:
-            key = self.keyring.key(account_id, "canary", previous.key_version)
-            canary, _ = canary_slot(key, previous.slot, previous.n_decoys)
-            return weave(text, canary, _unit(key, "where", request_id))
+            return self._replay(previous, request_id, text)
         key = self.keyring.key(account_id, "canary")
         if _unit(key, "share", request_id) >= self.share:
             return text
@@ -68,6 +72,10 @@ class CanaryInjector:
             result.append(weave(text, canary, _unit(key, "where", request_id)))
             return canary.canary_id, hashlib.sha256(result[0].encode()).hexdigest()
 
-        slot = self.registry.record(account_id, key.version, key.key_id, self.n_decoys,
-                                    request_id, when, self.max_per_account, render)
+        try:
+            slot = self.registry.record(account_id, key.version, key.key_id, self.n_decoys,
+                                        request_id, when, self.max_per_account, render)
+        except sqlite3.IntegrityError:  # the same request recorded concurrently: replay it
+            previous = self.registry.by_request(account_id, request_id)
+            return text if previous is None else self._replay(previous, request_id, text)
         return text if slot is None else result[0]
