@@ -174,3 +174,32 @@ def test_a_wrong_secret_is_caught_before_any_query(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="wrong secret"):
         probe_case(folder, client, KeyRing({1: b"another secret 1234"}, 1))
     assert client.spent == 0
+
+
+def test_forensics_help_guides_a_newcomer() -> None:
+    from click.testing import CliRunner
+
+    from distillwatch.cli import cli
+
+    out = CliRunner().invoke(cli, ["--help"]).output
+    assert "forensics" in out
+    out = CliRunner().invoke(cli, ["forensics", "--help"]).output
+    for word in ("keys", "probe"):
+        assert word in out
+    out = CliRunner().invoke(cli, ["forensics", "probe", "--help"]).output
+    for option in ("--suspect", "--model", "--case", "--budget", "--rate", "--alpha"):
+        assert option in out
+
+
+def test_probe_without_a_secret_is_a_clear_error(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from distillwatch.cli import main
+
+    monkeypatch.delenv("DISTILLWATCH_FORENSICS_SECRET", raising=False)
+    monkeypatch.delenv("DISTILLWATCH_FORENSICS_SECRET_FILE", raising=False)
+    folder = _make_case(tmp_path / "case")
+    with pytest.raises(SystemExit) as exc:
+        main(["forensics", "probe", "--suspect", "http://127.0.0.1:9", "--model", "m",
+              "--case", str(folder)])
+    assert exc.value.code == 2 and "no operator secret" in capsys.readouterr().err
