@@ -321,3 +321,26 @@ def test_concurrent_serving_gives_each_request_its_own_slot(tmp_path: Path) -> N
     rows = registry.served("acct_1")
     assert sorted(r.slot for r in rows) == list(range(30))
     assert len({r.request_id for r in rows}) == 30
+
+
+def test_the_gateway_hook_appends_so_streams_can_carry_it(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from distillwatch.forensics import _inject
+
+    monkeypatch.setattr(_inject, "_HOOK", [])
+    monkeypatch.setenv("DISTILLWATCH_FORENSICS_SECRET", SECRET.hex())
+    monkeypatch.setenv("DISTILLWATCH_CANARY_SHARE", "1")
+    monkeypatch.delenv("DISTILLWATCH_FORENSICS_SECRET_FILE", raising=False)
+    monkeypatch.delenv("DISTILLWATCH_CANARY_REGISTRY", raising=False)
+    module, _, attr = "distillwatch.forensics:gateway_canary".partition(":")
+    hook = getattr(importlib.import_module(module), attr)
+    with pytest.raises(ConfigError, match="DISTILLWATCH_CANARY_REGISTRY"):
+        hook("acct_1", "r1", "x")
+    monkeypatch.setenv("DISTILLWATCH_CANARY_REGISTRY", str(tmp_path / "reg.sqlite"))
+    text = "First paragraph.\n\nSecond, still streaming"
+    marked = hook("acct_1", "r1", text)
+    served, _ = canary_slot(_ring().key("acct_1", "canary"), 0, 3)
+    assert marked.startswith(text) and marked.endswith(served.sentence())
+    assert CanaryRegistry(tmp_path / "reg.sqlite").served("acct_1")[0].request_id == "r1"

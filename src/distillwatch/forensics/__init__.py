@@ -16,7 +16,7 @@ from distillwatch.forensics._evidence import (
     render_evidence_html,
     write_case_outputs,
 )
-from distillwatch.forensics._inject import CanaryInjector, weave
+from distillwatch.forensics._inject import REGISTRY_ENV, CanaryInjector, gateway_canary, weave
 from distillwatch.forensics._keys import (
     PURPOSES,
     SECRET_ENV,
@@ -55,6 +55,7 @@ __all__ = [
     "EVIDENCE_FORMAT",
     "NULLS",
     "PURPOSES",
+    "REGISTRY_ENV",
     "SECRET_ENV",
     "SECRET_FILE_ENV",
     "UNKNOWN",
@@ -84,6 +85,7 @@ __all__ = [
     "canary_test",
     "derive_key",
     "find_tripwires",
+    "gateway_canary",
     "green_mask",
     "holm",
     "http_transport",

@@ -54,6 +54,7 @@ class ProbeConfig:
     seed: int = 0
     canary_max_tokens: int = 8
     generations: int | None = None
+    samples_per_request: int = 1
 
 
 @dataclass
@@ -146,16 +147,18 @@ def _generations(case: Case, client: SuspectClient, vocab: WordVocab, share: int
     if share is not None:
         total = min(total, share)
     seqs: list[list[int]] = []
-    for i in range(total):
-        prompt = case.prompts[i % len(case.prompts)]
+    per = max(1, cfg.samples_per_request)
+    for i in range(0, total, per):
+        prompt = case.prompts[(i // per) % len(case.prompts)]
         try:
-            (text,) = client.complete(prompt, test="watermark_radioactivity",
-                                      max_tokens=case.max_tokens, temperature=1.0,
-                                      seed=cfg.seed * 1_000_003 + i)
+            texts = client.complete(prompt, test="watermark_radioactivity",
+                                    max_tokens=case.max_tokens, temperature=1.0,
+                                    n=min(per, total - i), seed=cfg.seed * 1_000_003 + i)
         except BudgetExhausted:
             return seqs, False
-        seqs.append(vocab.encode(prompt)[-c:] + vocab.encode(text))
-        progress("watermark radioactivity", i + 1, total)
+        tail = vocab.encode(prompt)[-c:]
+        seqs.extend(tail + vocab.encode(text) for text in texts)
+        progress("watermark radioactivity", min(i + per, total), total)
     return seqs, total == (cfg.generations or len(case.prompts))
 
 

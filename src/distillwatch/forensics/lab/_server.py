@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import orjson
@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from distillwatch.forensics._keys import KeyRing
 from distillwatch.forensics._watermark import GreenListLogitsProcessor, WatermarkScheme
-from distillwatch.forensics.lab._ngram import LogitsHook, NGramModel
+from distillwatch.forensics.lab._ngram import LogitsHook
 
 __all__ = ["LabServer", "Marks", "lab_app", "serve_lab"]
 
@@ -45,9 +45,17 @@ class Marks:
     transform: TextTransform | None = None
 
 
+@runtime_checkable
+class BatchModel(Protocol):
+    """A lab model that samples ``n`` completions at once (the PyTorch lab's)."""
+
+    def complete_many(self, prompt: str, n: int, max_tokens: int, *, temperature: float,
+                      rng: np.random.Generator, processors: list[Any]) -> list[str]: ...
+
+
 @dataclass
 class LabServer:
-    models: dict[str, NGramModel]
+    models: dict[str, Any]
     marks: dict[str, Marks]
     hooks: dict[str, list[LogitsHook]]
 
@@ -61,24 +69,30 @@ def _generate(server: LabServer, name: str, account: str | None, prompt: str, bo
               request_id: str) -> list[str]:
     model = server.models[name]
     marks = server.marks.get(name)
-    hooks: list[LogitsHook] = list(server.hooks.get(name, []))
+    proc = None
     if marks and marks.scheme and account:
         proc = GreenListLogitsProcessor(marks.keyring.key(account, "watermark"), marks.scheme)
-        hooks.append(lambda ids, logits: logits + proc.bias(ids, len(logits)))
     seed = body.get("seed")
     rng = np.random.default_rng(seed if isinstance(seed, int) else None)
-    texts = []
-    for i in range(int(body.get("n", 1))):
-        text = model.complete(prompt, int(body.get("max_tokens", 16)),
-                              temperature=float(body.get("temperature", 1.0)), rng=rng,
-                              hooks=hooks)
-        if marks and marks.transform and account:
-            text = marks.transform(account, f"{request_id}-{i}", text)
-        texts.append(text)
+    n = int(body.get("n", 1))
+    max_tokens = int(body.get("max_tokens", 16))
+    temperature = float(body.get("temperature", 1.0))
+    if isinstance(model, BatchModel):
+        texts = model.complete_many(prompt, n, max_tokens, temperature=temperature, rng=rng,
+                                    processors=[proc] if proc else [])
+    else:
+        hooks: list[LogitsHook] = list(server.hooks.get(name, []))
+        if proc is not None:
+            wm = proc
+            hooks.append(lambda ids, logits: logits + wm.bias(ids, len(logits)))
+        texts = [model.complete(prompt, max_tokens, temperature=temperature, rng=rng,
+                                hooks=hooks) for _ in range(n)]
+    if marks and marks.transform and account:
+        texts = [marks.transform(account, f"{request_id}-{i}", t) for i, t in enumerate(texts)]
     return texts
 
 
-def lab_app(models: dict[str, NGramModel], marks: dict[str, Marks] | None = None,
+def lab_app(models: dict[str, Any], marks: dict[str, Marks] | None = None,
             hooks: dict[str, list[LogitsHook]] | None = None) -> Starlette:
     """The ASGI app serving ``models`` by name."""
     server = LabServer(models, marks or {}, hooks or {})

@@ -9,6 +9,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -136,13 +137,14 @@ class Lab:
         return NGramModel.train([*self.filler, *mix])
 
     def write_case(self, folder: Path, accounts: Sequence[str],
-                   key_versions: dict[str, int] | None = None) -> Path:
+                   key_versions: dict[str, int] | None = None, teacher: Any = None) -> Path:
         """A case folder for ``accounts``: case.json, registry copy, vocabulary, prompts and
         corroboration answers of our (unmarked) teacher and the reference models."""
         cfg = self.config
+        ours = teacher or self.teacher
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.registry.path, folder / "canaries.sqlite")
-        self.teacher.vocab.save(folder / "vocab.json")
+        ours.vocab.save(folder / "vocab.json")
         probe = self.probe_prompts[:cfg.probe_prompts]
         (folder / "prompts.txt").write_text("\n".join(p.replace("\n", " ") for p in probe) + "\n",
                                             encoding="utf-8")
@@ -152,10 +154,10 @@ class Lab:
         for question in cor:
             parts = question.split()
             prompt = " ".join(parts[:max(2, len(parts) // 2)])
-            ours = self.teacher.complete(prompt, 4, temperature=0, rng=rng)
+            answer = ours.complete(prompt, 4, temperature=0, rng=rng)
             refs = {name: m.complete(prompt, 4, temperature=0, rng=rng)
                     for name, m in sorted(self.references.items())}
-            lines.append(orjson.dumps({"prompt": prompt, "ours": ours, "references": refs}))
+            lines.append(orjson.dumps({"prompt": prompt, "ours": answer, "references": refs}))
         (folder / "corroboration.jsonl").write_bytes(b"\n".join(lines) + b"\n")
         case = {
             "format": CASE_FORMAT, "case_id": folder.name, "accounts": list(accounts),
