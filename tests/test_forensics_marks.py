@@ -344,3 +344,17 @@ def test_the_gateway_hook_appends_so_streams_can_carry_it(tmp_path: Path,
     served, _ = canary_slot(_ring().key("acct_1", "canary"), 0, 3)
     assert marked.startswith(text) and marked.endswith(served.sentence())
     assert CanaryRegistry(tmp_path / "reg.sqlite").served("acct_1")[0].request_id == "r1"
+
+
+def test_watermark_null_is_uniform_over_wrong_keys() -> None:
+    """Clean text scored under 300 keys that never marked it: p-values look uniform (the
+    distinct-pair binomial is near-continuous at this size) and are valid at every level."""
+    rng = np.random.default_rng(11)
+    seqs = [list(rng.integers(0, 2000, size=41)) for _ in range(20)]
+    scheme = WatermarkScheme()
+    ring = _ring()
+    ps = np.array([score_tokens(ring.key(f"wrong_{i}", "watermark"), scheme, seqs).p_value
+                   for i in range(300)])
+    assert stats.kstest(ps, "uniform").pvalue > 0.01
+    for a in (0.01, 0.05, 0.1):
+        assert (ps <= a).mean() <= a + 3 * math.sqrt(a * (1 - a) / 300)

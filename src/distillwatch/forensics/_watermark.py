@@ -84,14 +84,14 @@ def _mix_array(x: np.ndarray) -> np.ndarray:
 
 def is_green(key: MarkKey, scheme: WatermarkScheme, context: Sequence[int], token: int) -> bool:
     """Whether ``token`` is green after ``context`` (the last ``scheme.context`` ids)."""
-    seed = _context_seed(key.key, tuple(context[-scheme.context:]))
-    return (_mix_int(seed ^ (token & _M64)) >> 11) < scheme.threshold
+    seed = _context_seed(key.key, tuple(int(t) for t in context[-scheme.context:]))
+    return (_mix_int(seed ^ (int(token) & _M64)) >> 11) < scheme.threshold
 
 
 def green_mask(key: MarkKey, scheme: WatermarkScheme, context: Sequence[int],
                vocab_size: int) -> np.ndarray:
     """Boolean green mask over the vocabulary after ``context``."""
-    seed = np.uint64(_context_seed(key.key, tuple(context[-scheme.context:])))
+    seed = np.uint64(_context_seed(key.key, tuple(int(t) for t in context[-scheme.context:])))
     ids = np.arange(vocab_size, dtype=np.uint64)
     return (_mix_array(seed ^ ids) >> np.uint64(11)) < np.uint64(scheme.threshold)
 
@@ -151,7 +151,7 @@ def score_tokens(key: MarkKey, scheme: WatermarkScheme, sequences: Iterable[Sequ
     c = scheme.context
     seen: set[tuple[int, ...]] = set()
     for seq in sequences:
-        ids = list(seq)
+        ids = [int(x) for x in seq]
         for i in range(c, len(ids)):
             pair = tuple(ids[i - c:i + 1])
             if not ignore.intersection(pair):
