@@ -29,6 +29,7 @@ from distillwatch.forensics import (
     SuspectClient,
     probe_case,
     score_tokens,
+    words,
 )
 from distillwatch.forensics.lab import Lab, LabConfig, Marks, lab_app, serve_lab
 from distillwatch.forensics.lab._bench import _generated_sequences, _null_summary
@@ -77,13 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     nulls: list[float] = []
     for share in shares:
         ts = time.perf_counter()
-        need = share / (1 - share) * sum(len(t.split()) for t in lab.filler) if share else 0
+        need = share / (1 - share) * sum(len(words(t)) for t in lab.filler) if share else 0
         mix, got = [], 0
         for doc in harvested:
             if got >= need:
                 break
             mix.append(doc)
-            got += len(doc.split())
+            got += len(words(doc))
         student = TorchLM.train([*lab.filler, *mix], vocab, steps=args.steps, seed=1, **arch)
         folder = lab.write_case(work / f"case-{share}", [LEAK, INNOCENT], teacher=teacher)
         with serve_lab(lab_app({"student": student})) as url:

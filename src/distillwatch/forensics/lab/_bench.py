@@ -25,7 +25,7 @@ from distillwatch.forensics._client import SuspectClient
 from distillwatch.forensics._evidence import probe_case
 from distillwatch.forensics._probe import ProbeConfig
 from distillwatch.forensics._stats import CanarySlot, canary_test
-from distillwatch.forensics._tokenize import UNKNOWN, WordVocab
+from distillwatch.forensics._tokenize import UNKNOWN, WordVocab, words
 from distillwatch.forensics._watermark import GreenListLogitsProcessor, mode_test, score_tokens
 from distillwatch.forensics.lab._attacks import NeutraliseHook
 from distillwatch.forensics.lab._ngram import LogitsHook, NGramModel
@@ -239,7 +239,7 @@ def _canaries_in(lab: Lab, harvested: Sequence[str], share: float) -> int:
     """How many served canaries made it into a student's training mix."""
     if share == 0:
         return 0
-    need = share / (1 - share) * sum(len(t.split()) for t in lab.filler)
+    need = share / (1 - share) * sum(len(words(t)) for t in lab.filler)
     got, n = 0, 0
     key = lab.ring.key(LEAK, "canary")
     rows = lab.registry.served(LEAK)
@@ -248,7 +248,7 @@ def _canaries_in(lab: Lab, harvested: Sequence[str], share: float) -> int:
         if got >= need:
             break
         text.append(doc)
-        got += len(doc.split())
+        got += len(words(doc))
     joined = "\n".join(text)
     for row in rows:
         served, _ = canary_slot(key, row.slot, row.n_decoys)
