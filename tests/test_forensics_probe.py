@@ -203,3 +203,26 @@ def test_probe_without_a_secret_is_a_clear_error(tmp_path: Path,
         main(["forensics", "probe", "--suspect", "http://127.0.0.1:9", "--model", "m",
               "--case", str(folder)])
     assert exc.value.code == 2 and "no operator secret" in capsys.readouterr().err
+
+
+def test_case_command_builds_a_case_probe_accepts(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from distillwatch.cli import cli
+
+    src = _make_case(tmp_path / "src")
+    runner = CliRunner()
+    args = ["forensics", "case", str(tmp_path / "new"), "--account", "acct_a", "--account",
+            "acct_b", "--registry", str(src / "canaries.sqlite"), "--vocab",
+            str(src / "vocab.json"), "--prompts", str(src / "prompts.txt")]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "canaries, watermark" in result.output
+    ev = _probe(tmp_path / "new")
+    assert {t["test"] for t in ev["tests"]} == {"canary_recall", "watermark_radioactivity",
+                                                 "watermark_mode"}
+    again = runner.invoke(cli, args)
+    assert again.exit_code != 0 and "not overwritten" in str(again.exception)
+    only_vocab = runner.invoke(cli, ["forensics", "case", str(tmp_path / "x"), "--account", "a",
+                                     "--vocab", str(src / "vocab.json")])
+    assert only_vocab.exit_code != 0 and "--prompts" in str(only_vocab.exception)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import click
+import orjson
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -19,12 +21,14 @@ from rich.table import Table
 from distillwatch.cli._console import err_console
 from distillwatch.errors import ConfigError
 from distillwatch.forensics import (
+    CASE_FORMAT,
     PURPOSES,
     SECRET_ENV,
     SECRET_FILE_ENV,
     KeyRing,
     ProbeConfig,
     SuspectClient,
+    load_case,
     load_keyring,
     probe_case,
 )
@@ -45,6 +49,7 @@ def forensics() -> None:
       distillwatch forensics keys init --secret-file S     create the operator secret
       distillwatch forensics keys list --account A          show key ids (never keys)
       distillwatch forensics keys rotate                    new active secret, old ones kept
+      distillwatch forensics case DIR --account A --registry canaries.sqlite
       distillwatch forensics probe --suspect URL --model M --case DIR
     """
 
@@ -161,3 +166,55 @@ def probe(suspect: str, model: str, case_dir: Path, budget: int | None, rate: fl
     click.echo(f"accounts named at alpha {alpha}: {', '.join(named) or 'none'}; "
                f"{evidence['budget']['spent']} completions; wrote {case_dir / 'evidence.json'}, "
                f"{case_dir / 'evidence.html'}")
+
+
+@forensics.command("case")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--account", "accounts", multiple=True, required=True,
+              help="An account whose marks to test (repeatable).")
+@click.option("--registry", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Canary registry (SQLite) to copy in: enables canary recall.")
+@click.option("--canary-prompt", type=click.Choice(["prefix", "question"]), default="prefix",
+              show_default=True, help="Ask for canaries as a completion prefix or a question.")
+@click.option("--vocab", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Word vocabulary of the marked generator (JSON): with "
+              "--prompts, enables the watermark tests.")
+@click.option("--prompts", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Probe prompts, one a line.")
+@click.option("--gamma", type=float, default=0.25, show_default=True)
+@click.option("--delta", type=float, default=2.0, show_default=True)
+@click.option("--context", type=click.IntRange(1, 2), default=1, show_default=True)
+@click.option("--corroboration", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="JSONL of {prompt, ours, references} for the corroboration "
+              "test.")
+def case(folder: Path, accounts: tuple[str, ...], registry: Path | None, canary_prompt: str,
+         vocab: Path | None, prompts: Path | None, gamma: float, delta: float, context: int,
+         corroboration: Path | None) -> None:
+    """Create a case folder (case.json plus copies of the files it names) for `probe`."""
+    if (vocab is None) != (prompts is None):
+        raise ConfigError("the watermark tests need both --vocab and --prompts")
+    if registry is None and vocab is None and corroboration is None:
+        raise ConfigError("nothing to test: give --registry, --vocab/--prompts or "
+                          "--corroboration")
+    folder.mkdir(parents=True, exist_ok=True)
+    if (folder / "case.json").exists():
+        raise ConfigError(f"{folder / 'case.json'} exists; a case is not overwritten")
+    spec: dict[str, object] = {"format": CASE_FORMAT, "case_id": folder.name,
+                               "accounts": list(accounts)}
+    if registry is not None:
+        shutil.copyfile(registry, folder / "canaries.sqlite")
+        spec["canaries"] = {"registry": "canaries.sqlite", "prompt": canary_prompt}
+    if vocab is not None and prompts is not None:
+        shutil.copyfile(vocab, folder / "vocab.json")
+        shutil.copyfile(prompts, folder / "prompts.txt")
+        spec["watermark"] = {"gamma": gamma, "delta": delta, "context": context,
+                             "vocab": "vocab.json", "prompts": "prompts.txt", "max_tokens": 48,
+                             "mode_contexts": 100, "mode_samples": 16}
+    if corroboration is not None:
+        shutil.copyfile(corroboration, folder / "corroboration.jsonl")
+        spec["corroboration"] = {"file": "corroboration.jsonl", "match_tokens": 2}
+    (folder / "case.json").write_bytes(orjson.dumps(spec, option=orjson.OPT_INDENT_2))
+    loaded = load_case(folder)
+    tests = ", ".join(k for k in ("canaries", "watermark", "corroboration") if k in spec)
+    click.echo(f"wrote case {loaded.case_id} for {len(loaded.accounts)} account(s) to "
+               f"{folder}; tests: {tests}")
