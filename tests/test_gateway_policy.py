@@ -401,3 +401,27 @@ def test_the_real_online_detector_scores_through_the_gateway(mock: Any, tmp_path
     assert harvester.calls == 150 and shop.calls == 150 and scorer.rejected_ == 0
     assert harvester.risk > shop.risk and shop.risk < 0.34
     assert state.status_code == 200
+
+
+def test_canaries_are_served_through_a_running_gateway(mock: Any, tmp_path: Path) -> None:
+    """The forensics room's canary transform behind the gateway's ``degrade`` step: the
+    answer a flagged account gets carries the canary, and the registry names the call."""
+    from distillwatch.forensics import CanaryInjector, CanaryRegistry, KeyRing
+
+    registry = CanaryRegistry(tmp_path / "canaries.sqlite")
+    inject = CanaryInjector(registry, KeyRing({1: bytes(range(32))}, 1), share=1.0,
+                            placement="append")
+    scorer = CountingScorer(boost={"acct_a": 0.7})  # held at degrade
+    with running_gateway(mock[0].url, tmp_path, scorer=scorer, canary=inject, ladder=LADDER,
+                         steps=STEPS) as (server, _app):
+        flagged = _chat(server.url, "acct_a")
+        honest = _chat(server.url, "acct_b")
+        server.stop()
+    text = flagged.json()["choices"][0]["message"]["content"]
+    rows = registry.served("acct_a")
+    assert len(rows) == 1 and registry.served("acct_b") == []
+    served = next(r for r in read_log(tmp_path / "log") if r["account_id"] == "acct_a")
+    assert rows[0].request_id == served["request_id"]
+    assert text != honest.json()["choices"][0]["message"]["content"]
+    assert served["gateway"]["action"] == "degrade"
+    assert "response.canary" in served["gateway"]["changes"]

@@ -9,6 +9,7 @@ import click
 from distillwatch import __version__
 from distillwatch.cli._bench import bench
 from distillwatch.cli._demo import demo
+from distillwatch.cli._forensics import forensics
 from distillwatch.cli._gateway import gateway
 from distillwatch.cli._scan import scan
 from distillwatch.cli._simulate import simulate
@@ -31,6 +32,7 @@ def cli() -> None:
       distillwatch simulate --out DIR        make labelled traffic to try things on
       distillwatch bench                     measure detection quality and speed
       distillwatch gateway --upstream URL    proxy an OpenAI-compatible API: log, score, act
+      distillwatch forensics probe ...       test whether a suspect model learned from you
     """
 
 
@@ -40,6 +42,7 @@ cli.add_command(bench)
 cli.add_command(demo)
 cli.add_command(watch)
 cli.add_command(gateway)
+cli.add_command(forensics)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,8 +31,12 @@ __all__ = ["bench"]
     help="Folder for the suite and the detector outputs [default: a new temporary folder].",
 )
 @click.option("--keep", is_flag=True, help="Keep the work files (deleted by default).")
+@click.option("--forensics", is_flag=True,
+              help="Run the forensics lab benchmark instead (marks, students, attacks, nulls; "
+              "needs --corpora, default ../shared/data; writes bench/results/forensics.json).")
 def bench(
-    corpora: Path | None, size: str, json_path: Path | None, workdir: Path | None, keep: bool
+    corpora: Path | None, size: str, json_path: Path | None, workdir: Path | None, keep: bool,
+    forensics: bool,
 ) -> None:
     """Measure detection quality and speed on a fixed simulated suite.
 
@@ -41,6 +45,13 @@ def bench(
     FPR, recall and false positives per profile, rings, time to detect, and cost. Commands
     that do not exist yet or fail show as "not available".
     """
+    if forensics:
+        from distillwatch.forensics.lab.bench import run_and_report
+
+        run_and_report(corpora or Path("../shared/data"),
+                       json_path=json_path or Path("bench/results/forensics.json"),
+                       workdir=workdir, command=["distillwatch", *sys.argv[1:]])
+        return
     run_bench(
         BenchConfig(
             size=size, corpora=corpora, json_path=json_path, workdir=workdir, keep=keep,

@@ -1,0 +1,139 @@
+"""The PyTorch lab: a tiny word-level transformer teacher and students (optional extra ``lab``).
+
+Not used by the tests. ``torch`` is imported when this module is, so import it only from the
+benchmark (``bench/forensics_torch.py``). The teacher's watermark goes through
+:class:`GreenListLogitsProcessor` on torch tensors, exactly as a provider's
+``transformers`` generation would call it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from distillwatch.forensics._tokenize import UNKNOWN, WordVocab, words
+
+__all__ = ["TinyLM", "TorchLM", "build_vocab"]
+
+_BOS = "<s>"
+
+
+def build_vocab(texts: Sequence[str], size: int) -> WordVocab:
+    counts = Counter(w for t in texts for w in words(t))
+    return WordVocab([_BOS, *sorted(w for w, _ in counts.most_common(size - 1))])
+
+
+class TinyLM(nn.Module):
+    """A pre-norm causal transformer with tied input/output embeddings."""
+
+    def __init__(self, vocab_size: int, d: int = 128, layers: int = 2, heads: int = 4,
+                 ctx: int = 64) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.tok = nn.Embedding(vocab_size, d)
+        self.pos = nn.Embedding(ctx, d)
+        layer = nn.TransformerEncoderLayer(d, heads, 4 * d, dropout=0.0, batch_first=True,
+                                           norm_first=True)
+        self.blocks = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab_size, bias=False)
+        self.head.weight = self.tok.weight
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        t = ids.shape[1]
+        x = self.tok(ids) + self.pos(torch.arange(t, device=ids.device))
+        mask = nn.Transformer.generate_square_subsequent_mask(t, device=ids.device)
+        x = self.blocks(x, mask=mask, is_causal=True)
+        out: torch.Tensor = self.head(self.norm(x))
+        return out
+
+
+class TorchLM:
+    """Vocabulary + TinyLM with the lab model interface (``complete``, ``complete_many``)."""
+
+    def __init__(self, vocab: WordVocab, model: TinyLM) -> None:
+        self.vocab = vocab
+        self.model = model.eval()
+
+    @staticmethod
+    def train(texts: Sequence[str], vocab: WordVocab, *, steps: int, seed: int = 0,
+              batch: int = 32, lr: float = 3e-3, **arch: Any) -> TorchLM:
+        """Fit on ``texts`` (documents joined with BOS), random windows, AdamW + cosine."""
+        torch.manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        stream: list[int] = []
+        for text in texts:
+            stream.append(0)
+            stream.extend(i for i in vocab.encode(text) if i != UNKNOWN)
+        data = torch.tensor(stream, dtype=torch.long)
+        model = TinyLM(len(vocab), **arch)
+        ctx = model.ctx
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+        model.train()
+        for step in range(steps):
+            for group in opt.param_groups:
+                group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
+            starts = torch.from_numpy(rng.integers(0, len(data) - ctx - 1, size=batch))
+            idx = starts[:, None] + torch.arange(ctx + 1)[None, :]
+            window = data[idx]
+            logits = model(window[:, :-1])
+            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                               window[:, 1:].reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return TorchLM(vocab, model)
+
+    @torch.no_grad()
+    def complete_many(self, prompt: str, n: int, max_tokens: int, *, temperature: float,
+                      rng: np.random.Generator, processors: list[Any]) -> list[str]:
+        ids = [0, *(i for i in self.vocab.encode(prompt) if i != UNKNOWN)]
+        x = torch.tensor([ids] * n, dtype=torch.long)
+        gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        start = x.shape[1]
+        for _ in range(max_tokens):
+            logits = self.model(x[:, -self.model.ctx:])[:, -1, :].float()
+            logits[:, 0] = -float("inf")
+            for proc in processors:
+                logits = proc(x, logits)
+            if temperature <= 0:
+                nxt = logits.argmax(dim=-1, keepdim=True)
+            else:
+                probs = torch.softmax(logits / temperature, dim=-1)
+                nxt = torch.multinomial(probs, 1, generator=gen)
+            x = torch.cat([x, nxt], dim=1)
+        return [self.vocab.decode(row[start:].tolist()) for row in x]
+
+    def complete(self, prompt: str, max_tokens: int, *, temperature: float,
+                 rng: np.random.Generator, hooks: Sequence[Any] = ()) -> str:
+        del hooks
+        return self.complete_many(prompt, 1, max_tokens, temperature=temperature, rng=rng,
+                                  processors=[])[0]
+
+    @torch.no_grad()
+    def perplexity(self, texts: Sequence[str], processors: Sequence[Any] = ()) -> tuple[float,
+                                                                                        float]:
+        """(perplexity, next-token accuracy) on ``texts``, optionally under processors."""
+        nll, hits, n = 0.0, 0, 0
+        for text in texts:
+            ids = [0, *(i for i in self.vocab.encode(text) if i != UNKNOWN)]
+            ids = ids[:self.model.ctx + 1]
+            if len(ids) < 2:
+                continue
+            x = torch.tensor([ids])
+            logits = self.model(x[:, :-1])[0].float()
+            for t in range(logits.shape[0]):
+                row = logits[t:t + 1]
+                for proc in processors:
+                    row = proc(x[:, :t + 1], row)
+                logp = torch.log_softmax(row[0], dim=-1)
+                nll -= float(logp[ids[t + 1]])
+                hits += int(int(row[0].argmax()) == ids[t + 1])
+                n += 1
+        return math.exp(nll / max(n, 1)), hits / max(n, 1)
