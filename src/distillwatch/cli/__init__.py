@@ -8,6 +8,7 @@ import click
 
 from distillwatch import __version__
 from distillwatch.cli._bench import bench
+from distillwatch.cli._convert import convert
 from distillwatch.cli._demo import demo
 from distillwatch.cli._scan import scan
 from distillwatch.cli._simulate import simulate
@@ -34,6 +35,7 @@ cli.add_command(scan)
 cli.add_command(simulate)
 cli.add_command(bench)
 cli.add_command(demo)
+cli.add_command(convert)
 
 
 def main(argv: list[str] | None = None) -> None:

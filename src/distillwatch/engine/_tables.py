@@ -39,3 +39,7 @@ class Tables(Protocol):
     def ensure_accounts(self, schema: pa.Schema) -> None:
         """Create an empty ``accounts`` table when the scan had no accounts file."""
         ...
+
+    def count_calls(self) -> int:
+        """Rows in ``calls`` (0 when there is none yet)."""
+        ...
