@@ -113,6 +113,7 @@ def _wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], seconds: floa
 @contextmanager
 def standalone_cluster(folder: Path, *, cores: int = 2, memory: str = "2g") -> Iterator[str]:
     """A Spark standalone master and one worker on loopback; yields the master URL."""
+    (folder / "work").mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable,
            "SPARK_WORKER_DIR": str(folder / "work"), "SPARK_LOG_DIR": str(folder),
            "SPARK_NO_DAEMONIZE": "1"}
