@@ -119,3 +119,35 @@ def test_named_parameters_bind_on_spark(spark: Any) -> None:
     got = tables.query_arrow("SELECT $a + 1 AS x, $b AS y", {"a": 41, "b": "z"})
     assert got.to_pylist() == [{"x": 42, "y": "z"}]
     assert tables.query_arrow("SELECT ? AS x", [7]).column("x").to_pylist() == [7]
+
+
+def test_a_store_adds_new_logs_without_reparsing_history(
+        spark: Any, logs: tuple[list[str], str, Path]) -> None:
+    """Two runs into a --spark-store hold exactly what one DuckDB run over all logs holds."""
+    import gzip
+
+    inputs, _accounts, folder = logs
+    lines = gzip.decompress(Path(inputs[0]).read_bytes()).splitlines(keepends=True)
+    early, late = folder / "early.jsonl", folder / "late.jsonl"
+    early.write_bytes(b"".join(lines[: len(lines) // 2]))
+    late.write_bytes(b"".join(lines[len(lines) // 3:]))  # overlaps the first run
+    store = str(folder / "store")
+    tables = SparkTables(spark)
+    try:
+        first = read_calls(tables, [str(early)], stats=ReadStats(), store=store)
+        assert (first.added, first.duplicates) == (len(lines) // 2, 0)
+        tables.close()
+        second = read_calls(tables, [str(late)], stats=ReadStats(), store=store)
+        assert second.added == len(lines) - len(lines) // 2
+        assert second.duplicates == len(lines) // 2 - len(lines) // 3
+        got = tables.query_arrow("SELECT request_id, source, line, prompt_hash FROM calls "
+                                 "ORDER BY request_id")
+    finally:
+        tables.close()
+    with Store(folder / "store.duckdb") as duck:
+        for name in (early, late):
+            ingest(duck, [str(name)], ScanOptions(out=folder), ScanSummary())
+        want = duck.query_arrow("SELECT request_id, source, line, prompt_hash FROM calls "
+                                "ORDER BY request_id")
+    assert got.to_pylist() == want.to_pylist()
+    assert {p.name for p in Path(store).iterdir() if p.name.startswith("day=")}

@@ -61,6 +61,7 @@ class ScanOptions:
     engine: str = "duckdb"
     spark_master: str | None = None  # default local[*]
     spark_conf: tuple[tuple[str, str], ...] = ()
+    spark_store: str | None = None  # Parquet folder of featurised calls kept across runs
 
 
 @dataclass
@@ -231,7 +232,8 @@ def _ingest_spark(tables: SparkTables, inputs: Sequence[str], options: ScanOptio
         tables.register_table("accounts", read_accounts(options.accounts, strict=options.strict,
                                                         bad=bad))
         summary.account_file_bad = [str(b) for b in bad]
-    merged = read_calls(tables, list(inputs), stats=summary.read, strict=options.strict)
+    merged = read_calls(tables, list(inputs), stats=summary.read, strict=options.strict,
+                        store=options.spark_store)
     summary.added += merged.added
     summary.duplicates += merged.duplicates
     if on_rows:

@@ -56,10 +56,15 @@ def _parse_conf(_ctx: click.Context, _param: click.Parameter, values: tuple[str,
               callback=_parse_conf,
               help="A Spark setting for --engine spark (repeatable), e.g. "
                    "spark.executor.memory=8g.")
+@click.option("--spark-store", default=None, metavar="PATH",
+              help="For --engine spark: a folder (local, hdfs://, s3a://) that keeps the "
+                   "featurised calls as Parquet by day, as --db does for DuckDB; a later scan "
+                   "parses only its new logs and profiles the whole history.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display or summary.")
 def scan(traffic: tuple[str, ...], out: Path, accounts: str | None, db: Path, fmt: str,
          strict: bool, redact: bool, workers: int, link: bool, engine: str,
-         spark_master: str | None, spark_conf: tuple[tuple[str, str], ...], quiet: bool) -> None:
+         spark_master: str | None, spark_conf: tuple[tuple[str, str], ...],
+         spark_store: str | None, quiet: bool) -> None:
     """Rank the accounts in TRAFFIC logs by how likely they harvest outputs for distillation.
 
     TRAFFIC is one or more traffic-log files (.jsonl or .jsonl.gz), folders, globs, or - for
@@ -78,7 +83,8 @@ def scan(traffic: tuple[str, ...], out: Path, accounts: str | None, db: Path, fm
     """
     options = ScanOptions(out=out, db=db, accounts=accounts, fmt=fmt, strict=strict,
                           redact=redact, workers=workers, link=link, engine=engine,
-                          spark_master=spark_master, spark_conf=spark_conf)
+                          spark_master=spark_master, spark_conf=spark_conf,
+                          spark_store=spark_store)
     with scan_progress(enabled=not quiet) as (on_rows, on_stage):
         summary = run_scan(traffic, options, on_rows=on_rows, on_stage=on_stage)
     if not quiet:

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 from pyspark import StorageLevel
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
@@ -24,6 +25,7 @@ import distillwatch
 from distillwatch.engine._mapper import MAPPED_SCHEMA, featurise_canonical, featurise_files
 from distillwatch.engine._tables import Params
 from distillwatch.errors import ConfigError, InputError
+from distillwatch.features import CALL_FEATURES_SCHEMA
 from distillwatch.ingest import CANONICAL_SCHEMA, STDIN, BadLine, MergeResult, ReadStats
 
 __all__ = ["SESSION_DEFAULTS", "SparkTables", "is_parquet", "read_calls", "spark_ddl",
@@ -203,11 +205,14 @@ def _bad_lines(mapped: DataFrame, order: list[str], stats: ReadStats) -> None:
 
 
 def read_calls(tables: SparkTables, inputs: Sequence[str], *, stats: ReadStats,
-               strict: bool = False) -> MergeResult:
+               strict: bool = False, store: str | None = None) -> MergeResult:
     """Read traffic logs (JSONL, .gz) and Parquet into the cached ``calls`` view.
 
     The first copy of a repeated ``request_id`` wins, ordered by (source, line) exactly as the
-    DuckDB store's merge orders them.
+    DuckDB store's merge orders them. With ``store`` (a folder on any file system Spark
+    writes), calls are kept there as featurised Parquet partitioned by day, like DuckDB's
+    ``--db``: a later run parses and featurises only its new logs, adds the calls the store
+    does not hold yet, and profiles the whole history from the stored features.
     """
     names: list[str] = []
     for name in inputs:
@@ -231,13 +236,39 @@ def read_calls(tables: SparkTables, inputs: Sequence[str], *, stats: ReadStats,
     good = mapped.where(F.col("bad_field").isNull()).drop("bad_field", "bad_message")
     ranked = good.withColumn("_rank", F.row_number().over(
         Window.partitionBy("request_id").orderBy("source", "line")))
-    calls = tables.keep("calls", ranked.where(F.col("_rank") == 1).drop("_rank"))
+    unique = ranked.where(F.col("_rank") == 1).drop("_rank")
     good_rows = int(good.count())
-    added = int(calls.count())
+    if store is None:
+        added = int(tables.keep("calls", unique).count())
+    else:
+        added = _merge_into_store(tables, unique, store)
     mapped.unpersist()
     stats.good += good_rows
     stats.rows += good_rows + stats.bad
     return MergeResult(added, good_rows - added)
+
+
+def _stored(spark: SparkSession, store: str) -> DataFrame | None:
+    try:
+        df = spark.read.parquet(store)
+    except AnalysisException:  # no store yet
+        return None
+    return df.select(*[f.name for f in CALL_FEATURES_SCHEMA])
+
+
+def _merge_into_store(tables: SparkTables, new: DataFrame, store: str) -> int:
+    """Append the calls ``store`` lacks (anti-join on request_id); ``calls`` = the whole store."""
+    history = _stored(tables.spark, store)
+    if history is not None:
+        new = new.join(history.select("request_id"), "request_id", "left_anti")
+    fresh = tables.keep("_fresh", new.select(*[f.name for f in CALL_FEATURES_SCHEMA]))
+    added = int(fresh.count())
+    if added:
+        (fresh.withColumn("day", F.to_date("ts")).write.mode("append").partitionBy("day")
+         .parquet(store))
+    stored = _stored(tables.spark, store)
+    tables.keep("calls", stored if stored is not None else fresh)
+    return added
 
 
 def describe(spark: SparkSession) -> dict[str, Any]:
