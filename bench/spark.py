@@ -44,11 +44,14 @@ spark = None
 def totals():
     if spark is None:
         return {}
-    store = spark.sparkContext._jsc.sc().statusStore()
+    import urllib.request
+    sc = spark.sparkContext
+    url = f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/stages"
+    stages = json.loads(urllib.request.urlopen(url, timeout=30).read())
     run = cpu = shuffle = read = 0
-    for s in store.stageList(None):
-        run += s.executorRunTime(); cpu += s.executorCpuTime()
-        shuffle += s.shuffleWriteBytes(); read += s.inputBytes()
+    for s in stages:
+        run += s.get("executorRunTime", 0); cpu += s.get("executorCpuTime", 0)
+        shuffle += s.get("shuffleWriteBytes", 0); read += s.get("inputBytes", 0)
     return {"executor_run_s": run / 1e3, "executor_cpu_s": cpu / 1e9,
             "shuffle_write_bytes": shuffle, "input_bytes": read}
 def on_stage(name):
@@ -98,9 +101,9 @@ def run_scan(engine: str, inputs: list[str], accounts: str, out: Path, master: s
              ) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(SRC)}
+    log = (out / "stderr.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-c", _CHILD, engine, str(out), accounts, master,
-                             *inputs], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            env=env)
+                             *inputs], stdout=subprocess.PIPE, stderr=log, env=env)
     peak = 0
     done = threading.Event()
 
@@ -115,8 +118,9 @@ def run_scan(engine: str, inputs: list[str], accounts: str, out: Path, master: s
     stdout, _ = proc.communicate()
     done.set()
     sampler.join()
+    log.close()
     if proc.returncode != 0:
-        raise RuntimeError(f"{engine} scan failed (exit {proc.returncode})")
+        raise RuntimeError(f"{engine} scan failed (exit {proc.returncode}); see {log.name}")
     result: dict[str, Any] = json.loads(stdout.decode().strip().splitlines()[-1])
     result["peak_rss_bytes"] = peak
     return result
