@@ -11,7 +11,6 @@ import re
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
@@ -36,8 +35,12 @@ SESSION_DEFAULTS: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",  # EXTRACT(HOUR), CAST(ts AS DATE) as DuckDB's UTC
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
-    "spark.sql.shuffle.partitions": "16",
 }
+
+#: Shuffle partitions per core when ``--spark-conf`` does not set them: enough tasks to spread
+#: a skewed account mix, few enough that small scans do not drown in task overhead (adaptive
+#: execution coalesces small partitions on top of this).
+PARTITIONS_PER_CORE = 3
 
 _KEEP_BAD = 50
 
@@ -87,9 +90,14 @@ def spark_session(master: str | None = None, conf: Sequence[tuple[str, str]] = (
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
-        return builder.getOrCreate(), True
+        spark = builder.getOrCreate()
     except Exception as exc:  # Java missing, a bad master URL, a bad setting
         raise ConfigError(f"cannot start Spark ({master or 'local[*]'}): {exc}") from exc
+    spark.sparkContext.setLogLevel("ERROR")  # Spark's own warnings are not the user's concern
+    if "spark.sql.shuffle.partitions" not in settings:
+        cores = spark.sparkContext.defaultParallelism
+        spark.conf.set("spark.sql.shuffle.partitions", str(max(8, PARTITIONS_PER_CORE * cores)))
+    return spark, True
 
 
 class SparkTables:
@@ -269,9 +277,3 @@ def _merge_into_store(tables: SparkTables, new: DataFrame, store: str) -> int:
     stored = _stored(tables.spark, store)
     tables.keep("calls", stored if stored is not None else fresh)
     return added
-
-
-def describe(spark: SparkSession) -> dict[str, Any]:
-    """Where a scan ran, for the summary: master URL and default parallelism."""
-    return {"master": spark.sparkContext.master,
-            "parallelism": spark.sparkContext.defaultParallelism}

@@ -11,7 +11,6 @@ from distillwatch.errors import ConfigError
 try:
     from distillwatch.engine._spark import (
         SparkTables,
-        describe,
         is_parquet,
         read_calls,
         spark_ddl,
@@ -21,7 +20,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ConfigError("the Spark engine needs PySpark: pip install 'distillwatch[spark]' "
                       f"(and Java 17) ({exc})") from exc
 
-__all__ = ["SparkTables", "describe", "is_parquet", "read_calls", "spark_ddl", "spark_session",
+__all__ = ["SparkTables", "is_parquet", "read_calls", "spark_ddl", "spark_session",
            "spark_tables"]
 
 
