@@ -164,8 +164,18 @@ def is_parquet(name: str) -> bool:
     return path.is_dir() and any(path.rglob("*.parquet"))
 
 
+#: A remote path (hdfs://, s3a://) is read as logs when it ends so, else as Parquet.
+_LOG_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".gz", ".txt")
+
+
 def _is_remote(name: str) -> bool:
     return "://" in name
+
+
+def _reads_as_parquet(name: str) -> bool:
+    if name.endswith(_LOG_SUFFIXES):
+        return False
+    return _is_remote(name) or is_parquet(name)
 
 
 def _local_key(uri: str) -> str:
@@ -233,8 +243,7 @@ def read_calls(tables: SparkTables, inputs: Sequence[str], *, stats: ReadStats,
 
             names.extend(expand_inputs([name]))
     stats.files.extend(names)
-    parquet = [n for n in names if n.endswith(".parquet") or (
-        not _is_remote(n) and is_parquet(n))]
+    parquet = [n for n in names if _reads_as_parquet(n)]
     jsonl = [n for n in names if n not in parquet]
     mapped = _mapped(tables.spark, jsonl, parquet).persist(StorageLevel.MEMORY_AND_DISK)
     _bad_lines(mapped, names, stats)
