@@ -41,3 +41,13 @@ def test_bad_spark_conf_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["scan", "x.jsonl", "--out", "o", "--engine", "spark",
                                       "--spark-conf", "no-equals-sign"])
     assert result.exit_code == 2 and "KEY=VALUE" in result.output
+
+
+def test_engine_choices_are_checked_before_anything_starts(tmp_path: Path) -> None:
+    from distillwatch.errors import ConfigError
+    from distillwatch.scan import ScanOptions, scan
+
+    with pytest.raises(ConfigError, match="DuckDB engine only"):
+        scan(["x.jsonl"], ScanOptions(out=tmp_path, engine="spark", fmt="litellm"))
+    with pytest.raises(ConfigError, match="unknown engine"):
+        scan(["x.jsonl"], ScanOptions(out=tmp_path, engine="flink"))

@@ -206,6 +206,10 @@ def scan(inputs: Sequence[str], options: ScanOptions, *, on_rows: Progress | Non
     if options.engine == "spark":
         from distillwatch.engine.spark import spark_tables
 
+        if options.fmt != "traffic":  # said before a session starts
+            raise ConfigError(f"--format {options.fmt} runs on the DuckDB engine only; "
+                              "traffic-log JSONL and Parquet run on Spark")
+
         with spark_tables(options.spark_master, options.spark_conf) as tables:
             _ingest_spark(tables, inputs, options, summary, on_rows)
             _analyse(tables, options, summary, stage, t0)
@@ -224,9 +228,6 @@ def _ingest_spark(tables: SparkTables, inputs: Sequence[str], options: ScanOptio
     """``ingest`` on Spark: the accounts file on the driver, the logs on the executors."""
     from distillwatch.engine.spark import read_calls
 
-    if options.fmt != "traffic":
-        raise ConfigError(f"--format {options.fmt} runs on the DuckDB engine only; "
-                          "traffic-log JSONL and Parquet run on Spark")
     if options.accounts:
         bad: list[InputError] = []
         tables.register_table("accounts", read_accounts(options.accounts, strict=options.strict,
