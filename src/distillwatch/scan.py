@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -23,7 +23,8 @@ from distillwatch.detect import (
     ScoreResult,
     with_silent_accounts,
 )
-from distillwatch.errors import InputError
+from distillwatch.engine import ENGINES, Tables
+from distillwatch.errors import ConfigError, InputError
 from distillwatch.features import call_features
 from distillwatch.findings import ClusterFinding, build_account_findings, build_cluster_findings
 from distillwatch.ingest import (
@@ -36,6 +37,9 @@ from distillwatch.ingest import (
 from distillwatch.link import candidate_edges, inherit_cluster_risk, link_graph, score_clusters
 from distillwatch.profile import account_profiles
 from distillwatch.report import write_accounts_csv, write_findings_jsonl, write_report
+
+if TYPE_CHECKING:
+    from distillwatch.engine.spark import SparkTables
 
 __all__ = ["ScanOptions", "ScanSummary", "ingest", "link_scores", "scan"]
 
@@ -54,6 +58,10 @@ class ScanOptions:
     workers: int = 0  # 0: one per core when the input is large enough to repay starting them
     link: bool = True
     model: LinearModel | None = None
+    engine: str = "duckdb"
+    spark_master: str | None = None  # default local[*]
+    spark_conf: tuple[tuple[str, str], ...] = ()
+    spark_store: str | None = None  # Parquet folder of featurised calls kept across runs
 
 
 @dataclass
@@ -138,7 +146,7 @@ def _feature_batches(files: list[str], options: ScanOptions, stats: ReadStats,
         yield call_features(batch)
 
 
-def link_scores(store: Store, scorer: AccountScorer, scores: ScoreResult
+def link_scores(store: Tables, scorer: AccountScorer, scores: ScoreResult
           ) -> tuple[ScoreResult, dict[str, str], list[ClusterFinding]]:
     """Link accounts, score each group as one operation, let members inherit its risk.
 
@@ -164,7 +172,7 @@ def link_scores(store: Store, scorer: AccountScorer, scores: ScoreResult
     return scores, clusters, findings
 
 
-def _write_outputs(store: Store, options: ScanOptions, summary: ScanSummary,
+def _write_outputs(store: Tables, options: ScanOptions, summary: ScanSummary,
                    profiles: pa.Table, scores: ScoreResult, clusters: dict[str, str],
                    cluster_findings: list[ClusterFinding]) -> dict[str, Path]:
     """``accounts.csv``, ``findings.jsonl`` (operations first) and ``report.html``."""
@@ -193,41 +201,79 @@ def scan(inputs: Sequence[str], options: ScanOptions, *, on_rows: Progress | Non
     summary = ScanSummary()
     stage = on_stage or (lambda _name: None)
     options.out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    stage("ingest")
+    if options.engine == "spark":
+        from distillwatch.engine.spark import spark_tables
+
+        if options.fmt != "traffic":  # said before a session starts
+            raise ConfigError(f"--format {options.fmt} runs on the DuckDB engine only; "
+                              "traffic-log JSONL and Parquet run on Spark")
+
+        with spark_tables(options.spark_master, options.spark_conf) as tables:
+            _ingest_spark(tables, inputs, options, summary, on_rows)
+            _analyse(tables, options, summary, stage, t0)
+        return summary
+    if options.engine != "duckdb":
+        raise ConfigError(f"unknown engine {options.engine!r}; choose one of "
+                          + ", ".join(ENGINES))
     with Store(options.db) as store:
-        t0 = time.perf_counter()
-        stage("ingest")
         ingest(store, inputs, options, summary, on_rows)
-        t1 = time.perf_counter()
-        summary.calls = store.count_calls()
-        if summary.calls == 0:
-            raise InputError("no usable call in the inputs"
-                             + (f" ({summary.read.bad} bad lines)" if summary.read.bad else ""),
-                             path=", ".join(summary.read.files) or None)
-        stage("profile")
-        profiles = account_profiles(store)
-        t2 = time.perf_counter()
-        stage("score")
-        scorer = AccountScorer(options.model).fit(profiles)
-        scores = scorer.score(profiles)
-        t3 = time.perf_counter()
-        clusters: dict[str, str] = {}
-        cluster_findings: list[ClusterFinding] = []
-        if options.link:
-            stage("link")
-            scores, clusters, cluster_findings = link_scores(store, scorer, scores)
-            summary.clusters = len(cluster_findings)
-            summary.clustered_accounts = len(clusters)
-        known = store.query_arrow("SELECT account_id FROM accounts").column(0).to_pylist()
-        scores = with_silent_accounts(scores, known)
-        t4 = time.perf_counter()
-        stage("report")
-        summary.accounts = len(scores.account_ids)
-        summary.harvesting = sum(v == HARVESTING for v in scores.verdicts)
-        summary.suspicious = sum(v == SUSPICIOUS for v in scores.verdicts)
-        paths = _write_outputs(store, options, summary, profiles, scores, clusters,
-                               cluster_findings)
-        summary.outputs = {k: str(v) for k, v in paths.items()}
-        t5 = time.perf_counter()
-        summary.seconds = {"ingest": t1 - t0, "profile": t2 - t1, "score": t3 - t2,
-                           "link": t4 - t3, "report": t5 - t4, "total": t5 - t0}
+        _analyse(store, options, summary, stage, t0)
     return summary
+
+
+def _ingest_spark(tables: SparkTables, inputs: Sequence[str], options: ScanOptions,
+                  summary: ScanSummary, on_rows: Progress | None) -> None:
+    """``ingest`` on Spark: the accounts file on the driver, the logs on the executors."""
+    from distillwatch.engine.spark import read_calls
+
+    if options.accounts:
+        bad: list[InputError] = []
+        tables.register_table("accounts", read_accounts(options.accounts, strict=options.strict,
+                                                        bad=bad))
+        summary.account_file_bad = [str(b) for b in bad]
+    merged = read_calls(tables, list(inputs), stats=summary.read, strict=options.strict,
+                        store=options.spark_store)
+    summary.added += merged.added
+    summary.duplicates += merged.duplicates
+    if on_rows:
+        on_rows(summary.read.good)
+
+
+def _analyse(store: Tables, options: ScanOptions, summary: ScanSummary,
+             stage: Callable[[str], None], t0: float) -> None:
+    """Everything after ingest, on whichever engine holds the ``calls`` table."""
+    t1 = time.perf_counter()
+    summary.calls = store.count_calls()
+    if summary.calls == 0:
+        raise InputError("no usable call in the inputs"
+                         + (f" ({summary.read.bad} bad lines)" if summary.read.bad else ""),
+                         path=", ".join(summary.read.files) or None)
+    stage("profile")
+    profiles = account_profiles(store)
+    t2 = time.perf_counter()
+    stage("score")
+    scorer = AccountScorer(options.model).fit(profiles)
+    scores = scorer.score(profiles)
+    t3 = time.perf_counter()
+    clusters: dict[str, str] = {}
+    cluster_findings: list[ClusterFinding] = []
+    if options.link:
+        stage("link")
+        scores, clusters, cluster_findings = link_scores(store, scorer, scores)
+        summary.clusters = len(cluster_findings)
+        summary.clustered_accounts = len(clusters)
+    known = store.query_arrow("SELECT account_id FROM accounts").column(0).to_pylist()
+    scores = with_silent_accounts(scores, known)
+    t4 = time.perf_counter()
+    stage("report")
+    summary.accounts = len(scores.account_ids)
+    summary.harvesting = sum(v == HARVESTING for v in scores.verdicts)
+    summary.suspicious = sum(v == SUSPICIOUS for v in scores.verdicts)
+    paths = _write_outputs(store, options, summary, profiles, scores, clusters,
+                           cluster_findings)
+    summary.outputs = {k: str(v) for k, v in paths.items()}
+    t5 = time.perf_counter()
+    summary.seconds = {"ingest": t1 - t0, "profile": t2 - t1, "score": t3 - t2,
+                       "link": t4 - t3, "report": t5 - t4, "total": t5 - t0}

@@ -4,6 +4,7 @@
 ``evaluate`` is the scoring step on its own; the metric functions are pure.
 """
 
+from distillwatch.bench._engines import run_engine_bench
 from distillwatch.bench._metrics import (
     OperatingPoint,
     adjusted_rand_index,
@@ -16,6 +17,7 @@ from distillwatch.bench._metrics import (
     singletons,
     tpr_at_fpr,
 )
+from distillwatch.bench._parity import output_differences, value_differences
 from distillwatch.bench._render import NOT_AVAILABLE, build_table, render_table, write_json
 from distillwatch.bench._runner import (
     FPR_TARGETS,
@@ -52,11 +54,14 @@ __all__ = [
     "find_cli",
     "largest_shared_cluster",
     "machine_info",
+    "output_differences",
     "percentile",
     "render_table",
     "run_bench",
+    "run_engine_bench",
     "share",
     "singletons",
     "tpr_at_fpr",
+    "value_differences",
     "write_json",
 ]

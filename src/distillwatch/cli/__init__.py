@@ -8,6 +8,7 @@ import click
 
 from distillwatch import __version__
 from distillwatch.cli._bench import bench
+from distillwatch.cli._convert import convert
 from distillwatch.cli._demo import demo
 from distillwatch.cli._forensics import forensics
 from distillwatch.cli._gateway import gateway
@@ -43,6 +44,7 @@ cli.add_command(demo)
 cli.add_command(watch)
 cli.add_command(gateway)
 cli.add_command(forensics)
+cli.add_command(convert)
 
 
 def main(argv: list[str] | None = None) -> None:

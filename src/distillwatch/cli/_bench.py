@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import click
 
-from distillwatch.bench import SIZES, BenchConfig, run_bench
+from distillwatch.bench import SIZES, BenchConfig, run_bench, run_engine_bench
 
 __all__ = ["bench"]
 
@@ -34,9 +36,17 @@ __all__ = ["bench"]
 @click.option("--forensics", is_flag=True,
               help="Run the forensics lab benchmark instead (marks, students, attacks, nulls; "
               "needs --corpora, default ../shared/data; writes bench/results/forensics.json).")
+@click.option(
+    "--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+    help="spark: instead of detection quality, time DuckDB and Spark side by side on the suite "
+    "(calls/s, peak memory, fixed and marginal cost, per-stage shuffle) and check that their "
+    "outputs agree [JSON: bench/results/spark-<size>.json].",
+)
+@click.option("--spark-master", default="local[2]", show_default=True, metavar="URL",
+              help="Spark master for --engine spark.")
 def bench(
     corpora: Path | None, size: str, json_path: Path | None, workdir: Path | None, keep: bool,
-    forensics: bool,
+    forensics: bool, engine: str, spark_master: str,
 ) -> None:
     """Measure detection quality and speed on a fixed simulated suite.
 
@@ -51,6 +61,18 @@ def bench(
         run_and_report(corpora or Path("../shared/data"),
                        json_path=json_path or Path("bench/results/forensics.json"),
                        workdir=workdir, command=["distillwatch", *sys.argv[1:]])
+        return
+    if engine == "spark":
+        if size == "large":
+            raise click.BadParameter("the engine comparison runs the small or medium suite",
+                                     param_hint="--size")
+        work = workdir or Path(tempfile.mkdtemp(prefix="dw-engine-bench-"))
+        try:
+            run_engine_bench(size, master=spark_master, workdir=work, json_path=json_path,
+                             corpora=corpora, command=" ".join(["distillwatch", *sys.argv[1:]]))
+        finally:
+            if workdir is None and not keep:
+                shutil.rmtree(work, ignore_errors=True)
         return
     run_bench(
         BenchConfig(

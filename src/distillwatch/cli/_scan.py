@@ -7,11 +7,23 @@ from pathlib import Path
 import click
 
 from distillwatch.cli._console import err_console, scan_progress, summary_table
+from distillwatch.engine import ENGINES
 from distillwatch.ingest import FORMATS
 from distillwatch.scan import ScanOptions
 from distillwatch.scan import scan as run_scan
 
 __all__ = ["scan"]
+
+
+def _parse_conf(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+                ) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values:
+        key, sep, setting = value.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE")
+        pairs.append((key.strip(), setting))
+    return tuple(pairs)
 
 
 @click.command("scan")
@@ -34,23 +46,45 @@ __all__ = ["scan"]
                    "inputs; 1: no extra process).")
 @click.option("--link/--no-link", default=True, show_default=True,
               help="Link accounts into operations (rings) and score each as one.")
+@click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True,
+              help="Where the scan runs: embedded DuckDB, or Apache Spark for logs too big for "
+                   "one machine (same results; needs the 'spark' extra and Java 17).")
+@click.option("--spark-master", default=None, metavar="URL",
+              help="Spark master for --engine spark, e.g. spark://host:7077, yarn, local[4] "
+                   "[default: local[*]].")
+@click.option("--spark-conf", "spark_conf", multiple=True, metavar="KEY=VALUE",
+              callback=_parse_conf,
+              help="A Spark setting for --engine spark (repeatable), e.g. "
+                   "spark.executor.memory=8g.")
+@click.option("--spark-store", default=None, metavar="PATH",
+              help="For --engine spark: a folder (local, hdfs://, s3a://) that keeps the "
+                   "featurised calls as Parquet by day, as --db does for DuckDB; a later scan "
+                   "parses only its new logs and profiles the whole history.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display or summary.")
 def scan(traffic: tuple[str, ...], out: Path, accounts: str | None, db: Path, fmt: str,
-         strict: bool, redact: bool, workers: int, link: bool, quiet: bool) -> None:
+         strict: bool, redact: bool, workers: int, link: bool, engine: str,
+         spark_master: str | None, spark_conf: tuple[tuple[str, str], ...],
+         spark_store: str | None, quiet: bool) -> None:
     """Rank the accounts in TRAFFIC logs by how likely they harvest outputs for distillation.
 
     TRAFFIC is one or more traffic-log files (.jsonl or .jsonl.gz), folders, globs, or - for
-    stdin. Bad lines are counted and reported with file, line and field, and never stop the
-    scan unless --strict. Writes OUT/accounts.csv (every account: risk, verdict, linked
-    operation, reasons), OUT/findings.jsonl (evidence per flagged operation and account) and
-    OUT/report.html (case files).
+    stdin. With --engine spark, TRAFFIC may also be Parquet folders made by `distillwatch
+    convert`, and any path Spark reads (hdfs://, s3a://); --db is not used. Bad lines are
+    counted and reported with file, line and field, and never stop the scan unless --strict.
+    Writes OUT/accounts.csv (every account: risk, verdict, linked operation, reasons),
+    OUT/findings.jsonl (evidence per flagged operation and account) and OUT/report.html (case
+    files).
 
     \b
     Example:
       distillwatch scan logs/2026-11-*.jsonl.gz --accounts accounts.jsonl --out scan-out
+      distillwatch scan logs-parquet/ --engine spark --spark-master spark://head:7077 \\
+          --spark-conf spark.executor.memory=8g --out scan-out
     """
     options = ScanOptions(out=out, db=db, accounts=accounts, fmt=fmt, strict=strict,
-                          redact=redact, workers=workers, link=link)
+                          redact=redact, workers=workers, link=link, engine=engine,
+                          spark_master=spark_master, spark_conf=spark_conf,
+                          spark_store=spark_store)
     with scan_progress(enabled=not quiet) as (on_rows, on_stage):
         summary = run_scan(traffic, options, on_rows=on_rows, on_stage=on_stage)
     if not quiet:

@@ -10,15 +10,15 @@ from typing import Any
 import pyarrow as pa
 
 from distillwatch.detect import NORMAL, ScoreResult
+from distillwatch.engine import Tables
 from distillwatch.findings._model import (
     AccountFinding,
     ClusterFinding,
     Example,
     ReasonEvidence,
 )
-from distillwatch.ingest import Store
 from distillwatch.link import Linking
-from distillwatch.profile import daily_series
+from distillwatch.profile import daily_series, register_wanted
 
 __all__ = ["EXAMPLES_SQL", "build_account_findings", "build_cluster_findings", "redact_text"]
 
@@ -31,7 +31,8 @@ FROM (
         PARTITION BY account_id
         ORDER BY (CASE WHEN cot OR COALESCE(top_logprobs, 0) >= 5 OR logit_bias_size > 0
                        OR COALESCE(n, 1) > 1 THEN 0 ELSE 1 END), prompt_hash, request_id) AS r
-    FROM calls WHERE account_id IN (SELECT * FROM UNNEST(?)) AND user_excerpt IS NOT NULL
+    FROM calls WHERE account_id IN (SELECT account_id FROM _wanted_accounts)
+        AND user_excerpt IS NOT NULL
 ) s WHERE r <= ?
 ORDER BY account_id, r
 """
@@ -65,7 +66,7 @@ def _iso(value: Any) -> str | None:
 
 
 def build_account_findings(
-    store: Store,
+    store: Tables,
     profiles: pa.Table,
     scores: ScoreResult,
     *,
@@ -88,7 +89,8 @@ def build_account_findings(
             "prompt_tokens": r["prompt_tokens"], "completion_tokens": r["completion_tokens"]})
     examples: dict[str, list[Example]] = defaultdict(list)
     shown = redact_text if redact else (lambda t: t)
-    for r in store.query_arrow(EXAMPLES_SQL, [ids, examples_per_account]).to_pylist():
+    register_wanted(store, ids)
+    for r in store.query_arrow(EXAMPLES_SQL, [examples_per_account]).to_pylist():
         params = {k: r[k] for k in ("max_tokens", "temperature", "n", "logprobs", "top_logprobs",
                                     "logit_bias_size", "reasoning_effort", "cot",
                                     "completion_tokens") if r[k] not in (None, False, 0)}

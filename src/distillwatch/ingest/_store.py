@@ -24,6 +24,9 @@ DEFAULT_MEMORY_LIMIT = "1536MB"
 #: Rows gathered in memory before one insert into the staging table.
 STAGE_ROWS = 65536
 
+#: Spark built-ins the shared SQL texts use, defined for DuckDB (see engine/_tables.py).
+PORTABLE_MACROS = "CREATE OR REPLACE TEMP MACRO unix_micros(t) AS epoch_us(t)"
+
 
 @dataclass(frozen=True)
 class MergeResult:
@@ -44,6 +47,7 @@ class Store:
         except duckdb.Error as exc:
             raise InputError(f"cannot open the database: {exc}", path=self.path) from exc
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute(PORTABLE_MACROS)
         # past this DuckDB spills to a temporary folder beside the database instead of growing
         self.con.execute("SET memory_limit = ?", [memory_limit])
         if threads:
@@ -146,8 +150,22 @@ class Store:
         self._ensure_table("accounts", schema)
 
     # -- queries ------------------------------------------------------------------------------
-    def query_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+    def query_arrow(self, sql: str, params: list[Any] | dict[str, Any] | None = None
+                    ) -> pa.Table:
         return self.con.sql(sql, params=params or None).to_arrow_table()
+
+    # -- the engine-neutral surface the analysis stages use (engine/_tables.py) ---------------
+    def register_table(self, name: str, table: pa.Table) -> None:
+        self.con.register("_arrow_in", table)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _arrow_in")
+        self.con.unregister("_arrow_in")
+
+    def create_view(self, name: str, sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+
+    def materialize(self, name: str, sql: str,
+                    params: list[Any] | dict[str, Any] | None = None) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", params or None)
 
     def _scalar(self, sql: str) -> int:
         rows = self.con.execute(sql).fetchall()

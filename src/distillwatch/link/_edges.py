@@ -1,5 +1,9 @@
 """Evidence edges between accounts, found through blocking keys (never all pairs).
 
+The key and pair SQL runs unchanged on DuckDB and on Spark (through ``engine.Tables``): pairs
+come from a self-join on (kind, key) inside buckets, so on a cluster they are a shuffle join,
+and only the pooled, filtered edges travel to the driver for the graph step.
+
 Each account gets a small set of keys per kind: the networks and addresses it calls from, its
 user agents, the template ends and system prompts it uses repeatedly, and from the accounts
 file its payment fingerprint, e-mail domain and sign-up hour. Accounts that share a key are a
@@ -16,7 +20,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from distillwatch.ingest import ACCOUNTS_SCHEMA, Store
+from distillwatch.engine import Tables
+from distillwatch.ingest import ACCOUNTS_SCHEMA
 
 __all__ = ["EDGE_KINDS", "EdgeKind", "EdgePolicy", "candidate_edges"]
 
@@ -70,18 +75,18 @@ WITH per_key AS (
     SELECT account_id, 'agent', user_agent, COUNT(*)
         FROM calls WHERE user_agent IS NOT NULL GROUP BY 1, 3
     UNION ALL
-    SELECT account_id, 'shape', concat_ws('|', param_keys, CAST(max_tokens AS VARCHAR),
-            CAST(temperature AS VARCHAR), CAST(n AS VARCHAR), CAST(top_logprobs AS VARCHAR),
-            reasoning_effort), COUNT(*)
+    SELECT account_id, 'shape', concat_ws('|', param_keys, CAST(max_tokens AS STRING),
+            CAST(CAST(ROUND(temperature * 1000) AS BIGINT) AS STRING), CAST(n AS STRING),
+            CAST(top_logprobs AS STRING), reasoning_effort), COUNT(*)
         FROM calls GROUP BY 1, 3
     UNION ALL
-    SELECT account_id, 'template', CAST(template_prefix AS VARCHAR), COUNT(*)
+    SELECT account_id, 'template', CAST(template_prefix AS STRING), COUNT(*)
         FROM calls WHERE template_prefix IS NOT NULL GROUP BY 1, 3
     UNION ALL
-    SELECT account_id, 'template', CAST(template_suffix AS VARCHAR), COUNT(*)
+    SELECT account_id, 'template', CAST(template_suffix AS STRING), COUNT(*)
         FROM calls WHERE template_suffix IS NOT NULL GROUP BY 1, 3
     UNION ALL
-    SELECT account_id, 'template', 's' || CAST(system_hash AS VARCHAR), COUNT(*)
+    SELECT account_id, 'template', 's' || CAST(system_hash AS STRING), COUNT(*)
         FROM calls WHERE system_hash IS NOT NULL GROUP BY 1, 3
 ),
 ranked AS (
@@ -99,25 +104,27 @@ SELECT account_id, 'signup', key FROM (
     -- two-hour windows, twice with a one-hour offset: accounts opened within about two
     -- hours of each other share a window whatever the clock, so a burst of sign-ups over
     -- days chains window to window instead of breaking at every bucket edge
-    SELECT account_id, CAST(CAST(created_at AS DATE) AS VARCHAR) || 'a'
-        || CAST(CAST(FLOOR(EXTRACT(HOUR FROM created_at) / 2) AS BIGINT) AS VARCHAR) AS key
+    SELECT account_id, CAST(CAST(created_at AS DATE) AS STRING) || 'a'
+        || CAST(CAST(FLOOR(EXTRACT(HOUR FROM created_at) / 2) AS BIGINT) AS STRING) AS key
         FROM accounts WHERE created_at IS NOT NULL
     UNION ALL
-    SELECT account_id, CAST(CAST(created_at + INTERVAL 1 HOUR AS DATE) AS VARCHAR) || 'b'
+    SELECT account_id, CAST(CAST(created_at + INTERVAL 1 HOUR AS DATE) AS STRING) || 'b'
         || CAST(CAST(FLOOR(EXTRACT(HOUR FROM created_at + INTERVAL 1 HOUR) / 2) AS BIGINT)
-                AS VARCHAR)
+                AS STRING)
         FROM accounts WHERE created_at IS NOT NULL
 ) signup_windows
 """
 
 
 _PAIRS_SQL = """
-WITH keys AS (SELECT DISTINCT account_id, kind, key FROM _link_keys
-              WHERE account_id IN (SELECT account_id FROM _link_population)),
+WITH keys AS (
+    SELECT DISTINCT k.account_id, k.kind, k.key,
+        CASE WHEN f.account_id IS NULL THEN 1 ELSE 0 END AS honest
+    FROM _link_keys k LEFT JOIN _link_flagged f ON f.account_id = k.account_id
+    WHERE k.account_id IN (SELECT account_id FROM _link_population)
+),
 buckets AS (
-    SELECT kind, key, COUNT(*) AS size,
-        COUNT(*) FILTER (WHERE account_id NOT IN (SELECT account_id FROM _link_flagged))
-            AS common
+    SELECT kind, key, COUNT(*) AS size, CAST(SUM(honest) AS BIGINT) AS common
     FROM keys GROUP BY kind, key
 ),
 usable AS (SELECT k.*, b.size, b.common FROM keys k JOIN buckets b USING (kind, key)
@@ -167,7 +174,7 @@ class EdgePolicy:
     min_strength: float = 0.5
 
 
-def candidate_edges(store: Store, *, flagged: Iterable[str] = (), keys_per_kind: int = 10,
+def candidate_edges(store: Tables, *, flagged: Iterable[str] = (), keys_per_kind: int = 10,
                     max_bucket: int = 1000, hard_cap: int = 20000,
                     policy: EdgePolicy | None = None) -> tuple[pa.Table, int]:
     """(src, dst, kind, bucket, strength) per account pair and kind; and the population.
@@ -182,24 +189,18 @@ def candidate_edges(store: Store, *, flagged: Iterable[str] = (), keys_per_kind:
     as boilerplate because the ring is big. ``hard_cap`` bounds the pairs any one key can make.
     """
     store.ensure_accounts(ACCOUNTS_SCHEMA)  # a scan without an accounts file has none
-    store.con.execute("CREATE OR REPLACE TEMP TABLE _link_keys AS " + _KEYS_SQL,
-                      [keys_per_kind])
-    store.con.execute("CREATE OR REPLACE TEMP VIEW _link_population AS "
-                      "SELECT DISTINCT account_id FROM calls")
-    store.con.register("_link_flagged_arrow", pa.table({"account_id": pa.array(
+    store.materialize("_link_keys", _KEYS_SQL, [keys_per_kind])
+    store.create_view("_link_population", "SELECT DISTINCT account_id FROM calls")
+    store.register_table("_link_flagged", pa.table({"account_id": pa.array(
         sorted(set(flagged)), pa.string())}))
-    store.con.execute("CREATE OR REPLACE TEMP TABLE _link_flagged AS "
-                      "SELECT * FROM _link_flagged_arrow")
-    store.con.unregister("_link_flagged_arrow")
-    n_rows = store.con.execute("SELECT COUNT(*) FROM _link_population").fetchall()
-    n = int(n_rows[0][0])
+    n = int(store.query_arrow("SELECT COUNT(*) AS n FROM _link_population").column(0)[0].as_py())
     policy = policy or EdgePolicy()
     kinds = pa.table({"kind": [k.name for k in EDGE_KINDS],
                       "weight": [k.weight for k in EDGE_KINDS],
                       "corroborates": [k.corroborates for k in EDGE_KINDS],
                       "family": [k.evidence_family for k in EDGE_KINDS]})
-    store.con.register("_link_kinds", kinds)
+    store.register_table("_link_kinds", kinds)
     params = {"max_bucket": max_bucket, "hard_cap": hard_cap, "n": n, "rare": rare_bucket(n),
               "min_score": policy.min_score, "min_kinds": policy.min_kinds,
               "min_strength": policy.min_strength}
-    return store.con.sql(_PAIRS_SQL, params=params).to_arrow_table(), n
+    return store.query_arrow(_PAIRS_SQL, params), n

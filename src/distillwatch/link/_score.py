@@ -10,27 +10,32 @@ from __future__ import annotations
 import pyarrow as pa
 
 from distillwatch.detect import HARVESTING, NORMAL, AccountScorer, ScoreResult
-from distillwatch.ingest import Store
+from distillwatch.engine import Tables
+from distillwatch.features import CALL_FEATURES_SCHEMA
 from distillwatch.link._graph import Linking
 from distillwatch.profile import account_profiles
 
 __all__ = ["score_clusters"]
 
-_VIEWS = """
-CREATE OR REPLACE TEMP VIEW _cluster_calls AS
-    SELECT c.* REPLACE (m.cluster_id AS account_id)
-    FROM calls c JOIN _membership m ON m.account_id = c.account_id;
-CREATE OR REPLACE TEMP VIEW _cluster_accounts AS
+#: The calls of clustered accounts under their cluster's id (columns listed from the schema:
+#: ``* REPLACE`` is DuckDB's alone).
+_CLUSTER_CALLS_SQL = (
+    "SELECT " + ", ".join("m.cluster_id AS account_id" if f.name == "account_id" else f"c.{f.name}"
+                          for f in CALL_FEATURES_SCHEMA)
+    + " FROM calls c JOIN _membership m ON m.account_id = c.account_id"
+)
+
+_CLUSTER_ACCOUNTS_SQL = """
     SELECT m.cluster_id AS account_id, MIN(a.created_at) AS created_at,
         MIN(a.payment_fingerprint) AS payment_fingerprint, MIN(a.email_domain) AS email_domain,
         MIN(a.country) AS country, MIN(a.tier) AS tier,
         COALESCE(BOOL_AND(a.allowlisted), FALSE) AS allowlisted
     FROM _membership m LEFT JOIN accounts a ON a.account_id = m.account_id
-    GROUP BY m.cluster_id;
+    GROUP BY m.cluster_id
 """
 
 
-def score_clusters(store: Store, linking: Linking, scorer: AccountScorer,
+def score_clusters(store: Tables, linking: Linking, scorer: AccountScorer,
                    members: ScoreResult, *, min_harvesting_share: float = 0.5,
                    ) -> tuple[pa.Table, ScoreResult] | None:
     """Profiles and scores of every cluster (``account_id`` holds the cluster id).
@@ -45,11 +50,9 @@ def score_clusters(store: Store, linking: Linking, scorer: AccountScorer,
         return None
     membership = pa.table({"account_id": list(linking.membership),
                            "cluster_id": list(linking.membership.values())})
-    store.con.register("_membership_arrow", membership)
-    store.con.execute("CREATE OR REPLACE TEMP TABLE _membership AS "
-                      "SELECT * FROM _membership_arrow")
-    store.con.unregister("_membership_arrow")
-    store.con.execute(_VIEWS)
+    store.register_table("_membership", membership)
+    store.create_view("_cluster_calls", _CLUSTER_CALLS_SQL)
+    store.create_view("_cluster_accounts", _CLUSTER_ACCOUNTS_SQL)
     profiles = account_profiles(store, calls="_cluster_calls", accounts="_cluster_accounts")
     scores = scorer.score(profiles)
     flagged = {a for a, v in zip(members.account_ids, members.verdicts, strict=True)

@@ -2,7 +2,11 @@
 
 Kept to the SQL subset that DuckDB and Spark evaluate alike (COUNT, SUM, COUNT(DISTINCT),
 AVG(CASE ...), FILTER, LAG with request_id tie-breaks, EXTRACT(HOUR), LN, CAST AS DOUBLE, NULLIF
-around every divisor) so that a scale-out engine can run the same text.
+around every divisor): both engines run this very text (tests/test_spark.py compares them).
+What they evaluate differently is avoided, not forked: AVG runs over integer 0/1, never decimal
+literals (Spark averages a DECIMAL(2,1) to four places); integer SUMs are cast to BIGINT (DuckDB
+widens them to HUGEINT); time differences come from ``unix_micros`` (a Spark built-in, a macro
+in DuckDB) floored to the unit, which is what DuckDB's ``date_diff`` counts.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ WITH c AS (
         CASE WHEN n_assistant_turns = 0 AND history_chars = 0 THEN 1 ELSE 0 END AS single_turn,
         CAST(EXTRACT(HOUR FROM ts) AS INTEGER) AS hour,
         CAST(ts AS DATE) AS day,
+        FLOOR(unix_micros(ts) / 1000) AS ts_ms,
         CASE WHEN max_tokens >= {HIGH_MAX_TOKENS} THEN 1 ELSE 0 END AS high_max,
         CASE WHEN (cot AND (max_tokens IS NULL OR max_tokens >= 1000))
                   OR COALESCE(top_logprobs, 0) >= 5 OR logit_bias_size > 0
@@ -30,9 +35,8 @@ WITH c AS (
 ),
 gaps AS (
     SELECT account_id,
-        CAST(date_diff('millisecond',
-            LAG(ts) OVER (PARTITION BY account_id ORDER BY ts, request_id), ts) AS DOUBLE)
-            / 1000.0 AS gap_s
+        CAST(ts_ms - LAG(ts_ms) OVER (PARTITION BY account_id ORDER BY ts, request_id)
+            AS DOUBLE) / 1000.0 AS gap_s
     FROM c
 ),
 gap_stats AS (
@@ -40,7 +44,7 @@ gap_stats AS (
         AVG(gap_s) AS gap_mean,
         STDDEV_POP(gap_s) AS gap_std,
         PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY gap_s) AS gap_median,
-        AVG(CASE WHEN gap_s < 1.0 THEN 1.0 ELSE 0.0 END) AS burst_share
+        AVG(CASE WHEN gap_s < 1.0 THEN 1 ELSE 0 END) AS burst_share
     FROM gaps WHERE gap_s IS NOT NULL GROUP BY account_id
 ),
 hours AS (
@@ -49,7 +53,8 @@ hours AS (
 hour_entropy AS (
     SELECT h.account_id,
         -SUM((CAST(h.k AS DOUBLE) / t.n) * LN(CAST(h.k AS DOUBLE) / t.n)) AS hour_entropy
-    FROM hours h JOIN (SELECT account_id, SUM(k) AS n FROM hours GROUP BY account_id) t
+    FROM hours h
+    JOIN (SELECT account_id, CAST(SUM(k) AS BIGINT) AS n FROM hours GROUP BY account_id) t
         ON h.account_id = t.account_id
     GROUP BY h.account_id
 ),
@@ -82,11 +87,11 @@ main_system AS (
 side_mode AS (
     SELECT c.account_id,
         AVG(CASE WHEN c.system_hash IS DISTINCT FROM m.main_system_hash
-                  AND c.completion_tokens >= {SIDE_MODE_TOKENS} THEN 1.0 ELSE 0.0 END)
-            AS side_mode_share,
-        SUM(CASE WHEN c.system_hash IS DISTINCT FROM m.main_system_hash
                   AND c.completion_tokens >= {SIDE_MODE_TOKENS} THEN 1 ELSE 0 END)
-            AS side_mode_calls
+            AS side_mode_share,
+        CAST(SUM(CASE WHEN c.system_hash IS DISTINCT FROM m.main_system_hash
+                  AND c.completion_tokens >= {SIDE_MODE_TOKENS} THEN 1 ELSE 0 END)
+            AS BIGINT) AS side_mode_calls
     FROM c LEFT JOIN main_system m ON m.account_id = c.account_id
     GROUP BY c.account_id
 ),
@@ -108,16 +113,16 @@ prompt_models AS (
 ),
 repeats AS (
     SELECT account_id,
-        AVG(CASE WHEN models > 1 THEN 1.0 ELSE 0.0 END) AS cross_model_repeat_share,
-        AVG(CASE WHEN k > 1 THEN 1.0 ELSE 0.0 END) AS repeated_prompt_share
+        AVG(CASE WHEN models > 1 THEN 1 ELSE 0 END) AS cross_model_repeat_share,
+        AVG(CASE WHEN k > 1 THEN 1 ELSE 0 END) AS repeated_prompt_share
     FROM prompt_models GROUP BY account_id
 ),
 base AS (
     SELECT account_id,
         COUNT(*) AS n_calls,
         COUNT(*) FILTER (WHERE status >= 200 AND status < 300) AS n_ok,
-        AVG(CASE WHEN status = 429 THEN 1.0 ELSE 0.0 END) AS rate_limited_share,
-        AVG(CASE WHEN status >= 500 OR (status >= 400 AND status <> 429) THEN 1.0 ELSE 0.0 END)
+        AVG(CASE WHEN status = 429 THEN 1 ELSE 0 END) AS rate_limited_share,
+        AVG(CASE WHEN status >= 500 OR (status >= 400 AND status <> 429) THEN 1 ELSE 0 END)
             AS error_share,
         MIN(ts) AS first_ts,
         MAX(ts) AS last_ts,
@@ -132,26 +137,26 @@ base AS (
         COUNT(DISTINCT prompt_hash) AS distinct_prompts,
         COUNT(DISTINCT system_hash) AS distinct_systems,
         AVG(CAST(single_turn AS DOUBLE)) AS single_turn_share,
-        AVG(CASE WHEN cot THEN 1.0 ELSE 0.0 END) AS cot_share,
-        AVG(CASE WHEN reasoning_effort = 'high' THEN 1.0 ELSE 0.0 END) AS effort_high_share,
-        AVG(CASE WHEN COALESCE(reasoning_tokens, 0) > 0 THEN 1.0 ELSE 0.0 END)
+        AVG(CASE WHEN cot THEN 1 ELSE 0 END) AS cot_share,
+        AVG(CASE WHEN reasoning_effort = 'high' THEN 1 ELSE 0 END) AS effort_high_share,
+        AVG(CASE WHEN COALESCE(reasoning_tokens, 0) > 0 THEN 1 ELSE 0 END)
             AS reasoning_share,
-        AVG(CASE WHEN logprobs THEN 1.0 ELSE 0.0 END) AS logprobs_share,
-        AVG(CASE WHEN COALESCE(top_logprobs, 0) >= 10 THEN 1.0 ELSE 0.0 END)
+        AVG(CASE WHEN logprobs THEN 1 ELSE 0 END) AS logprobs_share,
+        AVG(CASE WHEN COALESCE(top_logprobs, 0) >= 10 THEN 1 ELSE 0 END)
             AS top_logprobs_high_share,
-        AVG(CASE WHEN logit_bias_size > 0 THEN 1.0 ELSE 0.0 END) AS logit_bias_share,
-        AVG(CASE WHEN max_tokens <= 5 THEN 1.0 ELSE 0.0 END) AS tiny_max_tokens_share,
+        AVG(CASE WHEN logit_bias_size > 0 THEN 1 ELSE 0 END) AS logit_bias_share,
+        AVG(CASE WHEN max_tokens <= 5 THEN 1 ELSE 0 END) AS tiny_max_tokens_share,
         AVG(CAST(high_max AS DOUBLE)) AS high_max_tokens_share,
-        AVG(CASE WHEN COALESCE(n, 1) > 1 THEN 1.0 ELSE 0.0 END) AS multi_sample_share,
+        AVG(CASE WHEN COALESCE(n, 1) > 1 THEN 1 ELSE 0 END) AS multi_sample_share,
         AVG(CAST(COALESCE(n, 1) AS DOUBLE)) AS mean_n,
-        AVG(CASE WHEN temperature = 0 THEN 1.0 ELSE 0.0 END) AS temp_zero_share,
-        AVG(CASE WHEN seed_set THEN 1.0 ELSE 0.0 END) AS seed_share,
-        AVG(CASE WHEN finish_reason = 'length' THEN 1.0 ELSE 0.0 END) AS truncated_share,
-        AVG(CASE WHEN n_tools > 0 OR n_tool_messages > 0 THEN 1.0 ELSE 0.0 END) AS tools_share,
-        AVG(CASE WHEN end_user IS NOT NULL THEN 1.0 ELSE 0.0 END) AS end_user_share,
+        AVG(CASE WHEN temperature = 0 THEN 1 ELSE 0 END) AS temp_zero_share,
+        AVG(CASE WHEN seed_set THEN 1 ELSE 0 END) AS seed_share,
+        AVG(CASE WHEN finish_reason = 'length' THEN 1 ELSE 0 END) AS truncated_share,
+        AVG(CASE WHEN n_tools > 0 OR n_tool_messages > 0 THEN 1 ELSE 0 END) AS tools_share,
+        AVG(CASE WHEN end_user IS NOT NULL THEN 1 ELSE 0 END) AS end_user_share,
         AVG(CAST(harvest_like AS DOUBLE)) AS harvest_like_share,
-        SUM(harvest_like) AS harvest_like_calls,
-        AVG(CASE WHEN script IS NOT NULL AND script <> 'latin' THEN 1.0 ELSE 0.0 END)
+        CAST(SUM(harvest_like) AS BIGINT) AS harvest_like_calls,
+        AVG(CASE WHEN script IS NOT NULL AND script <> 'latin' THEN 1 ELSE 0 END)
             AS non_latin_share,
         COUNT(DISTINCT script) AS distinct_scripts,
         COUNT(DISTINCT key_id) AS distinct_keys,
@@ -184,7 +189,8 @@ SELECT b.*,
     COALESCE(a.allowlisted, FALSE) AS allowlisted,
     a.payment_fingerprint,
     a.email_domain,
-    CAST(date_diff('hour', a.created_at, b.first_ts) AS DOUBLE) / 24.0 AS account_age_days
+    CAST(FLOOR(unix_micros(b.first_ts) / 3600000000)
+         - FLOOR(unix_micros(a.created_at) / 3600000000) AS DOUBLE) / 24.0 AS account_age_days
 FROM base b
 LEFT JOIN tops t ON t.account_id = b.account_id
 LEFT JOIN gap_stats g ON g.account_id = b.account_id
@@ -211,7 +217,7 @@ SELECT account_id, CAST(ts AS DATE) AS day, COUNT(*) AS calls,
     CAST(SUM(COALESCE(prompt_tokens, 0)) AS DOUBLE) AS prompt_tokens,
     CAST(SUM(COALESCE(completion_tokens, 0)) AS DOUBLE) AS completion_tokens
 FROM calls
-WHERE account_id IN (SELECT * FROM UNNEST(?))
+WHERE account_id IN (SELECT account_id FROM _wanted_accounts)
 GROUP BY account_id, CAST(ts AS DATE)
 ORDER BY account_id, day
 """
