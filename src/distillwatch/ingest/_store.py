@@ -2,7 +2,8 @@
 
 Writes are idempotent on ``request_id``: a batch lands in a staging table first and is merged
 with an anti-join, so re-scanning overlapping logs adds nothing twice, and a new log adds to
-what is there (incremental).
+what is there (incremental). Into an empty ``calls`` table the rows go directly, inside one
+transaction that also drops repeated ids, which saves copying every row a second time.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Store:
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self._staging_ready = False
+        self._direct = False  # staging straight into an empty ``calls`` (one transaction)
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
 
@@ -84,8 +86,12 @@ class Store:
         """
         if not self._staging_ready:
             self._ensure_table("calls", batch.schema)
-            self.con.execute("DROP TABLE IF EXISTS _staging")
-            self._ensure_table("_staging", batch.schema, temp=True)
+            self._direct = self._scalar("SELECT count(*) FROM calls") == 0
+            if self._direct:
+                self.con.execute("BEGIN TRANSACTION")
+            else:
+                self.con.execute("DROP TABLE IF EXISTS _staging")
+                self._ensure_table("_staging", batch.schema, temp=True)
             self._staging_ready = True
         self._pending.append(batch)
         self._pending_rows += batch.num_rows
@@ -96,7 +102,8 @@ class Store:
         if not self._pending:
             return
         self.con.register("_batch", pa.Table.from_batches(self._pending))
-        self.con.execute("INSERT INTO _staging SELECT * FROM _batch")
+        target = "calls" if self._direct else "_staging"
+        self.con.execute(f"INSERT INTO {target} SELECT * FROM _batch")
         self.con.unregister("_batch")
         self._pending = []
         self._pending_rows = 0
@@ -106,6 +113,8 @@ class Store:
         if not self._staging_ready:
             return MergeResult(0, 0)
         self._flush()
+        if self._direct:
+            return self._dedup_direct()
         staged = self._scalar("SELECT count(*) FROM _staging")
         before = self._scalar("SELECT count(*) FROM calls")
         repeated = staged - self._scalar("SELECT count(DISTINCT request_id) FROM _staging")
@@ -127,6 +136,30 @@ class Store:
         self.con.execute("DROP TABLE _staging")
         self._staging_ready = False
         added = self._scalar("SELECT count(*) FROM calls") - before
+        return MergeResult(added, staged - added)
+
+    def _dedup_direct(self) -> MergeResult:
+        """End a direct load: keep the first copy (by source, line) of each repeated id."""
+        self._staging_ready = False
+        self._direct = False
+        try:
+            staged = self._scalar("SELECT count(*) FROM calls")
+            if staged != self._scalar("SELECT count(DISTINCT request_id) FROM calls"):
+                self.con.execute(
+                    """
+                    DELETE FROM calls WHERE rowid IN (
+                        SELECT rowid FROM (
+                            SELECT rowid, row_number() OVER (
+                                PARTITION BY request_id ORDER BY source, line) AS _rank
+                            FROM calls)
+                        WHERE _rank > 1)
+                    """
+                )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        added = self._scalar("SELECT count(*) FROM calls")
         return MergeResult(added, staged - added)
 
     def count_calls(self) -> int:
