@@ -164,21 +164,24 @@ def _excerpt(text: pa.Array) -> pa.Array:
 
 
 def _prompt_tokens(batch: pa.RecordBatch) -> tuple[pa.Array, pa.Array]:
+    """Logged prompt tokens, and a tokenizer's count where the log has none.
+
+    Only the rows without a count are joined and tokenized, each distinct text once (a
+    retried prompt is counted once per batch).
+    """
     tokens = batch.column("prompt_tokens")
     missing = pc.is_null(tokens)
     if not pc.any(missing).as_py():
         return tokens, pa.array([False] * len(tokens), pa.bool_())
+    rows = pc.indices_nonzero(missing)
     full = pc.binary_join_element_wise(
-        pc.fill_null(batch.column("system_text"), ""),
-        pc.fill_null(batch.column("history_text"), ""),
-        pc.fill_null(batch.column("user_text"), ""), "\n")
-    idx = pc.indices_nonzero(missing).to_pylist()
-    texts = pc.take(full, pa.array(idx)).to_pylist()
-    counts = count_tokens([t or "" for t in texts])
-    values = tokens.to_pylist()
-    for i, c in zip(idx, counts, strict=True):
-        values[i] = c
-    return pa.array(values, pa.int64()), missing
+        *(pc.take(pc.fill_null(batch.column(name), ""), rows)
+          for name in ("system_text", "history_text", "user_text")), "\n")
+    texts = full.to_pylist()
+    distinct = list(dict.fromkeys(texts))
+    counted = dict(zip(distinct, count_tokens(distinct), strict=True))
+    filled = pa.array([counted[t] for t in texts], pa.int64())
+    return pc.replace_with_mask(tokens, missing, filled), missing
 
 
 def call_features(batch: pa.RecordBatch) -> pa.RecordBatch:
