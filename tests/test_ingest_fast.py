@@ -101,20 +101,20 @@ def test_worker_blocks_store_exactly_what_the_sequential_reader_reads(
         junk: list[bytes], block_bytes: int) -> None:
     monkeypatch.setattr(_workers, "CHUNK_BYTES", block_bytes)
     lines = [json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in records]  # big ints
-    for i, bad in enumerate(junk):
-        lines.insert((7 * i) % (len(lines) + 1), bad)
+    for i, junk_line in enumerate(junk):
+        lines.insert((7 * i) % (len(lines) + 1), junk_line)
     path = tmp_path / "t.jsonl"
     path.write_bytes(b"".join(lines))
     seq_stats, par_stats = ReadStats(), ReadStats()
-    sequential = [call_features(b) for b in read_canonical_batches([str(path)],
-                                                                  stats=seq_stats)]
+    sequential = [call_features(batch) for batch in read_canonical_batches([str(path)],
+                                                                          stats=seq_stats)]
     blocks = list(_workers._blocks(str(path)))
     parallel = []
     for first, block in blocks:
         payload, bad, seen = _workers.featurise_block(str(path), first, block)
         par_stats.rows += seen
-        for b in bad:
-            par_stats.add_bad(b)
+        for line in bad:
+            par_stats.add_bad(line)
         if payload is not None:
             parallel.append(pa.ipc.open_stream(payload).read_next_batch())
     assert (par_stats.rows, par_stats.bad) == (seq_stats.rows, seq_stats.bad)
@@ -181,9 +181,10 @@ def test_direct_load_then_a_second_scan_merges_incrementally(tmp_path: Path) -> 
 # -- feature shortcuts ------------------------------------------------------------------------
 
 def _collapse_reference(texts: list[str]) -> list[str]:
-    """The two regexes ``_collapse`` stands for, run on every row (RE2: ``\\s`` = [\\t\\n\\f\\r ])."""
+    """The two regexes ``_collapse`` stands for, run on every row."""
     out = pc.replace_substring_regex(pa.array(texts, pa.string()), r"\s+", " ")
-    return pc.replace_substring_regex(out, r"[0-9]+", "0").to_pylist()  # type: ignore[no-any-return]
+    result: list[str] = pc.replace_substring_regex(out, r"[0-9]+", "0").to_pylist()
+    return result
 
 
 @given(st.lists(_SPACEY, max_size=20))
