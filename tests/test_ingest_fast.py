@@ -2,8 +2,8 @@
 
 Each optimisation is checked against the code it replaces: byte blocks split into the lines a
 file iterator yields, the worker path against the sequential reader on generated valid and
-malformed records, the direct load of an empty table against the staged merge, and the
-feature function's shortcuts against the plain regex and hash they stand for.
+malformed records, the load of an empty table (staged, then renamed) against the staged
+merge, and the feature function's shortcuts against the plain regex and hash they stand for.
 """
 
 from __future__ import annotations
@@ -126,13 +126,13 @@ def test_worker_blocks_store_exactly_what_the_sequential_reader_reads(
         assert got.combine_chunks().equals(want.combine_chunks())
 
 
-# -- loading an empty table directly ----------------------------------------------------------
+# -- loading an empty table: stage, then rename ----------------------------------------------------
 
 def _stored(store: Store) -> pa.Table:
     return store.query_arrow("SELECT * FROM calls ORDER BY request_id")
 
 
-def test_direct_load_keeps_the_first_copy_of_a_repeated_id_like_the_staged_merge(
+def test_loading_an_empty_table_keeps_the_first_copy_of_a_repeated_id_like_the_merge(
         tmp_path: Path) -> None:
     first = [make_event(request_id=f"r{i}", user_text=f"first {i}") for i in range(6)]
     again = [make_event(request_id=f"r{i}", user_text=f"second {i}") for i in range(3, 9)]
@@ -143,11 +143,11 @@ def test_direct_load_keeps_the_first_copy_of_a_repeated_id_like_the_staged_merge
     other.write_bytes(orjson.dumps(make_event(request_id="zz")) + b"\n")
     batches = [call_features(b) for b in read_canonical_batches([str(path_b), str(path_a)],
                                                                batch_size=4)]
-    with Store(tmp_path / "direct.duckdb") as direct:
+    with Store(tmp_path / "fresh.duckdb") as fresh:
         for b in batches:
-            direct.stage(b)
-        merged_direct = direct.merge_staged()
-        got = _stored(direct)
+            fresh.stage(b)
+        merged_fresh = fresh.merge_staged()
+        got = _stored(fresh)
     with Store(tmp_path / "staged.duckdb") as staged:
         # one stored call makes the table non-empty, so this load goes through staging
         staged.stage(call_features(next(read_canonical_batches([str(other)]))))
@@ -157,15 +157,15 @@ def test_direct_load_keeps_the_first_copy_of_a_repeated_id_like_the_staged_merge
         merged_staged = staged.merge_staged()
         want = _stored(staged).filter(pc.not_equal(_stored(staged).column("request_id"), "zz"))
     assert got.equals(want)
-    assert merged_direct == merged_staged
-    assert merged_direct.added == 9 and merged_direct.duplicates == 5
+    assert merged_fresh == merged_staged
+    assert merged_fresh.added == 9 and merged_fresh.duplicates == 5
     # the copy from a.jsonl wins: the merge keeps the first by (source, line)
     texts = dict(zip(got.column("request_id").to_pylist(),
                      got.column("user_excerpt").to_pylist(), strict=True))
     assert texts["r3"] == "second 3" and texts["r0"] == "first 0"
 
 
-def test_direct_load_then_a_second_scan_merges_incrementally(tmp_path: Path) -> None:
+def test_a_fresh_load_then_a_second_scan_merges_incrementally(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     path.write_bytes(b"".join(orjson.dumps(make_event(request_id=f"r{i}")) + b"\n"
                               for i in range(5)))

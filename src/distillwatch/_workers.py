@@ -2,7 +2,7 @@
 
 The main process only inflates the input and cuts it into blocks of whole lines (one ``read``
 and one ``count`` per block, no per-line work); each worker splits a block into lines and turns
-it into one feature batch (Arrow IPC bytes) plus the block's bad lines. Chunks come back in
+it into one feature batch (Arrow IPC bytes) plus the block's bad lines. Blocks come back in
 input order, so the store sees exactly what the sequential path would give. Used for the
 traffic-log format when more than one worker is asked for; adapters and ``--strict`` run
 sequentially.
