@@ -207,7 +207,7 @@ def test_parallel_workers_store_exactly_what_the_sequential_path_stores(
     from distillwatch import _workers
     from distillwatch.scan import ScanOptions, ScanSummary, ingest
 
-    monkeypatch.setattr(_workers, "CHUNK_LINES", 7)  # many chunks, bad lines across borders
+    monkeypatch.setattr(_workers, "CHUNK_BYTES", 1500)  # many blocks, bad lines across borders
     records = [make_event(f"acct_{i % 3}", request_id=f"r{i}", user_text=f"q {i} step by step")
                for i in range(40)]
     lines = [orjson.dumps(r) + b"\n" for r in records]

@@ -14,7 +14,7 @@ from functools import lru_cache
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from distillwatch.features._hashing import stable_hashes
+from distillwatch.features._hashing import stable_hashes_arrow
 from distillwatch.features._patterns import COT_REGEX
 from distillwatch.features._tokens import count_tokens
 from distillwatch.ingest._schema import CANONICAL_SCHEMA, STORED_TEXT_CHARS, TEXT_COLUMNS
@@ -79,10 +79,34 @@ def _lower(text: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.utf8_lower(pc.utf8_trim_whitespace(pc.fill_null(text, "")))
 
 
+def _replace_where(text: pa.Array, hit: pa.Array, pattern: str, replacement: str) -> pa.Array:
+    """``replace_substring_regex`` run only on the rows ``hit`` marks.
+
+    The callers' ``hit`` marks every row the replacement would change, so the result is the
+    same as replacing in every row; skipping the others saves RE2's cost per string.
+    """
+    hit = pc.fill_null(hit, False)
+    index = pc.indices_nonzero(hit)
+    if len(index) == 0:
+        return text
+    if len(index) == len(text):
+        return pc.replace_substring_regex(text, pattern, replacement)
+    changed = pc.replace_substring_regex(pc.take(text, index), pattern, replacement)
+    return pc.replace_with_mask(text, hit, changed)
+
+
+#: Rows that ``\s+ -> " "`` changes: a run of two, or any whitespace but the space (RE2's
+#: ``\s`` is ``[\t\n\f\r ]``); and rows that ``[0-9]+ -> "0"`` may change. Matching is much
+#: cheaper for RE2 than replacing.
+_WHITESPACE_CHANGES = r"[\t\n\f\r]|  "
+_DIGIT = r"[0-9]"
+
+
 def _collapse(text: pa.Array) -> pa.Array:
     """Whitespace runs to one space and digit runs to ``0``: the shape of a template end."""
-    return pc.replace_substring_regex(pc.replace_substring_regex(text, r"\s+", " "),
-                                      r"[0-9]+", "0")
+    spaced = _replace_where(text, pc.match_substring_regex(text, _WHITESPACE_CHANGES),
+                            r"\s+", " ")
+    return _replace_where(spaced, pc.match_substring_regex(spaced, _DIGIT), r"[0-9]+", "0")
 
 
 def _template_hashes(lowered: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -100,8 +124,7 @@ def _template_hashes(lowered: pa.Array) -> tuple[pa.Array, pa.Array]:
     empty = pa.scalar("", pa.string())
     prefix = pc.if_else(long_enough, prefix, empty)
     suffix = pc.if_else(long_enough, suffix, empty)
-    return (pa.array(stable_hashes(prefix.to_pylist()), pa.int64()),
-            pa.array(stable_hashes(suffix.to_pylist()), pa.int64()))
+    return stable_hashes_arrow(prefix), stable_hashes_arrow(suffix)
 
 
 def _dominant_script(text: pa.Array) -> pa.Array:
@@ -141,21 +164,24 @@ def _excerpt(text: pa.Array) -> pa.Array:
 
 
 def _prompt_tokens(batch: pa.RecordBatch) -> tuple[pa.Array, pa.Array]:
+    """Logged prompt tokens, and a tokenizer's count where the log has none.
+
+    Only the rows without a count are joined and tokenized, each distinct text once (a
+    retried prompt is counted once per batch).
+    """
     tokens = batch.column("prompt_tokens")
     missing = pc.is_null(tokens)
     if not pc.any(missing).as_py():
         return tokens, pa.array([False] * len(tokens), pa.bool_())
+    rows = pc.indices_nonzero(missing)
     full = pc.binary_join_element_wise(
-        pc.fill_null(batch.column("system_text"), ""),
-        pc.fill_null(batch.column("history_text"), ""),
-        pc.fill_null(batch.column("user_text"), ""), "\n")
-    idx = pc.indices_nonzero(missing).to_pylist()
-    texts = pc.take(full, pa.array(idx)).to_pylist()
-    counts = count_tokens([t or "" for t in texts])
-    values = tokens.to_pylist()
-    for i, c in zip(idx, counts, strict=True):
-        values[i] = c
-    return pa.array(values, pa.int64()), missing
+        *(pc.take(pc.fill_null(batch.column(name), ""), rows)
+          for name in ("system_text", "history_text", "user_text")), "\n")
+    texts = full.to_pylist()
+    distinct = list(dict.fromkeys(texts))
+    counted = dict(zip(distinct, count_tokens(distinct), strict=True))
+    filled = pa.array([counted[t] for t in texts], pa.int64())
+    return pc.replace_with_mask(tokens, missing, filled), missing
 
 
 def call_features(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -178,8 +204,8 @@ def call_features(batch: pa.RecordBatch) -> pa.RecordBatch:
         user_chars=pc.cast(pc.fill_null(pc.utf8_length(user), 0), pa.int64()),
         history_chars=pc.cast(pc.fill_null(pc.utf8_length(history), 0), pa.int64()),
         response_chars=pc.cast(pc.fill_null(pc.utf8_length(response), 0), pa.int64()),
-        prompt_hash=pa.array(stable_hashes(norm_user.to_pylist()), pa.int64()),
-        system_hash=pa.array(stable_hashes(norm_system.to_pylist()), pa.int64()),
+        prompt_hash=stable_hashes_arrow(norm_user),
+        system_hash=stable_hashes_arrow(norm_system),
         template_prefix=prefix,
         template_suffix=suffix,
         cot=pc.fill_null(pc.match_substring_regex(asking, COT_REGEX), False),

@@ -57,7 +57,7 @@ def _split_messages(messages: list[Any]) -> tuple[str, str, str, int, int, int]:
             continue
         role = msg.get("role")
         text = content_text(msg.get("content"))
-        if role in _SYSTEM_ROLES:
+        if isinstance(role, str) and role in _SYSTEM_ROLES:  # a list role is no crash
             system.append(text)
         elif i == last_user_index:
             last_user = text
@@ -165,7 +165,8 @@ def canonical_row(record: dict[str, Any]) -> tuple[Any, ...]:
     logprobs = request.get("logprobs")
     top_logprobs = _int(request.get("top_logprobs"))
     if isinstance(logprobs, int) and not isinstance(logprobs, bool):
-        top_logprobs = logprobs if top_logprobs is None else top_logprobs  # legacy completions
+        # legacy completions: an int asks for that many; one past int32 is dropped like any other
+        top_logprobs = _int(logprobs) if top_logprobs is None else top_logprobs
         logprobs = True
     bias = request.get("logit_bias")
     tools = request.get("tools")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 
 __all__ = ["SECRET_PATTERN", "looks_like_secret", "redact_secrets", "safe_key_id"]
 
@@ -34,7 +35,15 @@ def redact_secrets(text: str) -> str:
 
 def safe_key_id(value: str | None) -> str | None:
     """A key id safe to store: unchanged when it is an id, hashed when it is the secret itself."""
-    if value is None or not looks_like_secret(value):
+    if value is None:
+        return None
+    return _safe_key_id(value)
+
+
+@lru_cache(maxsize=65536)
+def _safe_key_id(value: str) -> str:
+    """``safe_key_id`` of a string; cached, as a log repeats a few thousand keys endlessly."""
+    if not looks_like_secret(value):
         return value
     return f"sha256:{_digest(value)}"
 

@@ -2,7 +2,9 @@
 
 Writes are idempotent on ``request_id``: a batch lands in a staging table first and is merged
 with an anti-join, so re-scanning overlapping logs adds nothing twice, and a new log adds to
-what is there (incremental).
+what is there (incremental). When ``calls`` is empty the staging table is an ordinary one in the
+database and simply becomes ``calls`` at the end (repeated ids dropped first), which saves
+copying every row a second time; its inserts commit as they go, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Store:
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self._staging_ready = False
+        self._fresh = False  # ``calls`` was empty: the staging table will become ``calls``
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
 
@@ -88,8 +91,9 @@ class Store:
         """
         if not self._staging_ready:
             self._ensure_table("calls", batch.schema)
-            self.con.execute("DROP TABLE IF EXISTS _staging")
-            self._ensure_table("_staging", batch.schema, temp=True)
+            self._fresh = self._scalar("SELECT count(*) FROM calls") == 0
+            self.con.execute("DROP TABLE IF EXISTS _staging")  # a temporary or a leftover one
+            self._ensure_table("_staging", batch.schema, temp=not self._fresh)
             self._staging_ready = True
         self._pending.append(batch)
         self._pending_rows += batch.num_rows
@@ -110,6 +114,8 @@ class Store:
         if not self._staging_ready:
             return MergeResult(0, 0)
         self._flush()
+        if self._fresh:
+            return self._rename_staged()
         staged = self._scalar("SELECT count(*) FROM _staging")
         before = self._scalar("SELECT count(*) FROM calls")
         repeated = staged - self._scalar("SELECT count(DISTINCT request_id) FROM _staging")
@@ -131,6 +137,36 @@ class Store:
         self.con.execute("DROP TABLE _staging")
         self._staging_ready = False
         added = self._scalar("SELECT count(*) FROM calls") - before
+        return MergeResult(added, staged - added)
+
+    def _rename_staged(self) -> MergeResult:
+        """End a load into an empty ``calls``: drop repeated ids, then rename (no copy).
+
+        The first copy of a repeated id (by source, line) is kept, as ``merge_staged`` does.
+        """
+        self._staging_ready = False
+        self._fresh = False
+        staged = self._scalar("SELECT count(*) FROM _staging")
+        if staged != self._scalar("SELECT count(DISTINCT request_id) FROM _staging"):
+            self.con.execute(
+                """
+                DELETE FROM _staging WHERE rowid IN (
+                    SELECT rowid FROM (
+                        SELECT rowid, row_number() OVER (
+                            PARTITION BY request_id ORDER BY source, line) AS _rank
+                        FROM _staging)
+                    WHERE _rank > 1)
+                """
+            )
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute("DROP TABLE calls")
+            self.con.execute("ALTER TABLE _staging RENAME TO calls")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        added = self._scalar("SELECT count(*) FROM calls")
         return MergeResult(added, staged - added)
 
     def count_calls(self) -> int:

@@ -7,6 +7,7 @@ as ``(field, message)`` or ``None``. Callers attach the file and line number.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["parse_ts", "validate_account_record", "validate_traffic_record"]
@@ -19,6 +20,12 @@ def parse_ts(value: Any) -> datetime | None:
     """Parse an RFC 3339 timestamp with ``Z`` or an offset; ``None`` when it is not one."""
     if not isinstance(value, str) or len(value) < 20 or value[10] not in "Tt ":
         return None
+    return _parse_ts(value)
+
+
+@lru_cache(maxsize=256)
+def _parse_ts(value: str) -> datetime | None:
+    """``parse_ts`` of a string; cached, as validation and flattening both parse each ``ts``."""
     text = value[:-1] + "+00:00" if value[-1] in "Zz" else value
     try:
         parsed = datetime.fromisoformat(text)
@@ -49,11 +56,14 @@ def _check_messages(messages: Any) -> tuple[str, str] | None:
     return None
 
 
+_PLAIN_NUMBERS = (int, float)  # exactly these types (not bool) need no further look
+
+
 def _check_number(obj: dict[str, Any], key: str, prefix: str) -> tuple[str, str] | None:
     value = obj.get(key)
-    if value is None or isinstance(value, bool):
-        return None if value is None else (f"{prefix}{key}", "must be a number")
-    if not isinstance(value, (int, float)):
+    if value is None or type(value) in _PLAIN_NUMBERS:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return (f"{prefix}{key}", "must be a number")
     return None
 
