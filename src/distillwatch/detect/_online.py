@@ -224,18 +224,22 @@ class OnlineDetector:
         indices = encoded.indices.to_numpy(zero_copy_only=False)
         slots = np.empty(len(names), dtype=np.int64)
         fresh: list[tuple[int, str]] = []
+        next_slot = len(self._ids)
         for i, name in enumerate(names):
             slot = self._slot.get(name)
             if slot is None:
-                slot = len(self._ids)
-                self._slot[name] = slot
-                self._ids.append(name)
+                slot = next_slot
+                next_slot += 1
                 fresh.append((slot, name))
             slots[i] = slot
         if fresh:
-            self._grow(len(self._ids))
+            # grow before publishing the new slots: a reader on another thread (the
+            # gateway's risk_of) must never find a slot its arrays do not have yet
+            self._grow(next_slot)
             for slot, name in fresh:
                 self.allowlisted_[slot] = name in self._info.allowlisted
+                self._ids.append(name)
+                self._slot[name] = slot
         per_row = slots[indices]
         if fresh:
             seen_slots, first_row = np.unique(per_row, return_index=True)

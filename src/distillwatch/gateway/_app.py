@@ -136,7 +136,11 @@ class GatewayState:
         while True:
             await asyncio.sleep(self.config.scoring.checkpoint_seconds)
             try:
-                save_scorer(self.scorer, self.scorer_state)
+                if self.feed is not None:
+                    await self.feed.in_scoring_thread(save_scorer, self.scorer,
+                                                      self.scorer_state)
+                else:
+                    save_scorer(self.scorer, self.scorer_state)
             except Exception:
                 _log.exception("scorer checkpoint failed")
 

@@ -1,14 +1,17 @@
 """Scoring off the hot path: finished calls go to a queue; a background task feeds the scorer.
 
-The request path only reads ``risk_of``; this task calls ``observe`` on micro-batches (at
-most ``batch_max`` records, in arrival order) inside the event loop, yielding between
-batches, so the scorer's state is never touched by two threads. Alerts the scorer returns go
-to the alert sink and the action log.
+The request path only reads ``risk_of``; this task gathers finished records for one tick and
+hands them (at most ``batch_max`` at a time, in arrival order) to ``observe`` in one worker
+thread, so a batch never holds the event loop: a batch costs the detector a few milliseconds
+whatever its size (measured: 4.8 ms for one record, 9.2 ms for 256), so batches are sized by
+time, not taken per call. Only that thread writes the scorer's state; ``risk_of`` on the loop
+only reads it. Alerts the scorer returns go to the alert sink and the action log, on the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import time
 from collections.abc import Callable
@@ -23,7 +26,7 @@ __all__ = ["EventLog", "ScoringFeed", "restore_or_create", "save_scorer"]
 
 _log = logging.getLogger("distillwatch.gateway")
 _STOP: Any = object()
-_TICK = 0.01
+_TICK = 0.05
 
 S = TypeVar("S")
 
@@ -80,7 +83,7 @@ class ScoringFeed:
     """Queue of finished records feeding ``scorer.observe`` in micro-batches."""
 
     def __init__(self, scorer: LiveScorer, *, on_alert: Callable[[Alert], None],
-                 batch_max: int = 256, queue_size: int = 100_000,
+                 batch_max: int = 2048, queue_size: int = 100_000,
                  overflow: str = "wait") -> None:
         self.scorer = scorer
         self.on_alert = on_alert
@@ -88,6 +91,9 @@ class ScoringFeed:
         self.overflow = overflow
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=queue_size)
         self._task: asyncio.Task[None] | None = None
+        # one thread: observe calls never overlap, and never run on the event loop
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="distillwatch-scoring")
         self.observed = 0
         self.alerts = 0
         self.errors = 0
@@ -123,6 +129,7 @@ class ScoringFeed:
         await self._queue.put(_STOP)
         await self._task
         self._task = None
+        self._executor.shutdown(wait=True)
 
     async def _run(self) -> None:
         """Wake on a short tick and score what is queued in batches of ``batch_max``."""
@@ -142,10 +149,21 @@ class ScoringFeed:
                         batch.append(item)
                 if not batch:
                     break
-                self._observe(batch)
+                loop = asyncio.get_running_loop()
+                alerts = await loop.run_in_executor(self._executor, self._observe, batch)
+                self._dispatch(alerts)
                 await asyncio.sleep(0)  # let requests run between batches
 
-    def _observe(self, batch: list[tuple[float, dict[str, Any]]]) -> None:
+    async def in_scoring_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn`` in the scoring thread: after the batch being scored, off the loop.
+
+        Snapshots go through here, so a save never sees a batch half applied and never
+        stalls the requests being served.
+        """
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _observe(self, batch: list[tuple[float, dict[str, Any]]]) -> list[Alert]:
+        """Run in the scoring thread: score then learn one batch."""
         started = time.monotonic()
         self.lag_seconds = started - batch[0][0]
         try:
@@ -156,6 +174,10 @@ class ScoringFeed:
             alerts = []
         self.observed += len(batch)
         self.busy_seconds += time.monotonic() - started
+        return alerts
+
+    def _dispatch(self, alerts: list[Alert]) -> None:
+        """On the event loop: hand alerts to the sink and the action log."""
         for alert in alerts:
             self.alerts += 1
             try:
