@@ -353,9 +353,9 @@ def follow(path: Path, options: WatchOptions, *, poll_seconds: float = 0.5,
     snapshots = _Snapshots(options.state, options.snapshot_seconds)
     stopper = _Stop()
     restore_signals = stopper.install()
-    stop_event = stop or stopper.event
     if stop is not None:  # both the caller's event and the signals stop the loop
         stopper.event = stop
+    stop_event = stopper.event
     t0 = time.perf_counter()
     try:
         while not stop_event.is_set():

@@ -166,13 +166,11 @@ class OnlineDetector:
         self.hours_ = np.zeros((cap, 24), dtype=np.int32)
         self.top_template_ = np.zeros(cap, dtype=np.float64)
         self.top_system_ = np.zeros(cap, dtype=np.float64)
-        self.first_ts_ = np.zeros(cap, dtype=np.int64)
         self.last_ts_ = np.full(cap, np.iinfo(np.int64).min, dtype=np.int64)
         self.age_days_ = np.full(cap, np.nan, dtype=np.float64)
         self.allowlisted_ = np.zeros(cap, dtype=bool)
         self.risk_ = np.zeros(cap, dtype=np.float64)
         self.level_ = np.zeros(cap, dtype=np.int8)  # ladder rank last alerted (hysteresis)
-        self.alerts_ = np.zeros(cap, dtype=np.int32)
         self.cluster_risk_ = np.full(cap, np.nan, dtype=np.float64)
         self.cluster_of_: dict[int, str] = {}
         self.bloom_ = BloomFilter(self.config.bloom_bits_log2)
@@ -203,9 +201,7 @@ class OnlineDetector:
         if need <= cap:
             return
         new = max(need, 2 * cap)
-        for name in ("counters_", "hours_", "top_template_", "top_system_", "first_ts_",
-                     "last_ts_", "age_days_", "allowlisted_", "risk_", "level_", "alerts_",
-                     "cluster_risk_"):
+        for name in _ARRAYS:
             old = getattr(self, name)
             fill: Any = 0
             if name == "last_ts_":
@@ -246,7 +242,6 @@ class OnlineDetector:
             first_rows = dict(zip(seen_slots.tolist(), first_row.tolist(), strict=True))
             for slot, name in fresh:
                 first = int(ts[first_rows[slot]])
-                self.first_ts_[slot] = first
                 created = self._info.created_us.get(name)
                 if created is not None:
                     self.age_days_[slot] = (first - created) / 86_400e6
@@ -613,7 +608,6 @@ class OnlineDetector:
             level = int(self.level_[s])
             if rank > level:
                 self.level_[s] = rank
-                self.alerts_[s] += 1
                 account = self._ids[s]
                 alerts.append(Alert(
                     ts=_iso(int(ts[row])), account_id=account,
@@ -748,8 +742,9 @@ class OnlineDetector:
         return (ts_us, request_id) <= self.last_key_
 
 
-_ARRAYS = ("counters_", "hours_", "top_template_", "top_system_", "first_ts_", "last_ts_",
-           "age_days_", "allowlisted_", "risk_", "level_", "alerts_", "cluster_risk_")
+#: The per-account arrays (one row per account slot): grown, saved and restored together.
+_ARRAYS = ("counters_", "hours_", "top_template_", "top_system_", "last_ts_", "age_days_",
+           "allowlisted_", "risk_", "level_", "cluster_risk_")
 
 
 def _config_json(config: OnlineConfig) -> dict[str, Any]:

@@ -132,7 +132,7 @@ class ScoringFeed:
         self._executor.shutdown(wait=True)
 
     async def _run(self) -> None:
-        """Wake on a short tick and score what is queued in batches of ``batch_max``."""
+        """Wake on a tick and score what is queued, ``batch_max`` at a time, in the thread."""
         stopping = False
         while not stopping:
             await asyncio.sleep(_TICK)
