@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -148,3 +149,60 @@ def test_keys_common_only_among_flagged_accounts_keep_their_strength(
 
     assert template_strength(plain) < 0.5  # eight of eight accounts: boilerplate
     assert template_strength(ring) == 1.0  # held only by flagged accounts: not boilerplate
+
+
+def _kinds_by_pair(tmp_path: Path, records: list[dict]) -> dict[tuple[str, str], set[str]]:
+    """Every shared key kind per account pair (no pooling threshold)."""
+    logs = write_jsonl(tmp_path / "t.jsonl", records)
+    with Store(tmp_path / "db.duckdb") as store:
+        for batch in read_canonical_batches([str(logs)]):
+            store.stage(call_features(batch))
+        store.merge_staged()
+        edges, _ = candidate_edges(store, policy=EdgePolicy(min_score=0.0, min_kinds=0))
+    out: dict[tuple[str, str], set[str]] = {}
+    for s, d, k in zip(edges.column("src").to_pylist(), edges.column("dst").to_pylist(),
+                       edges.column("kind").to_pylist(), strict=True):
+        out.setdefault((s, d), set()).add(k)
+    return out
+
+
+def test_a_rotation_of_user_agents_is_a_fingerprint(tmp_path: Path) -> None:
+    """Accounts cycling through one list of agents share it; one SDK's agent is no set."""
+    rotation = ["agent-a/1.0", "agent-b/2.0", "agent-c/3.0", "agent-d/4.0"]
+    records = []
+    for i in range(3):
+        for j in range(16):
+            record = make_event(f"rot{i}", request_id=f"rot{i}-{j}", user_text=f"q {i} {j}")
+            record["user_agent"] = rotation[(j + i) % len(rotation)]
+            records.append(record)
+    records.append({**make_event("rot_short", request_id="short-0"), "user_agent": "agent-a/1.0"})
+    for i in range(2):  # the same two agents: what every user of one SDK sends
+        for j in range(12):
+            record = make_event(f"sdk{i}", request_id=f"sdk{i}-{j}", user_text=f"s {i} {j}")
+            record["user_agent"] = ["OpenAI/Python 1.54.3", "python-httpx/0.27.2"][j % 2]
+            records.append(record)
+    pairs = _kinds_by_pair(tmp_path, records)
+    assert all("agents" in pairs[(a, b)] for a, b in [("rot0", "rot1"), ("rot0", "rot2"),
+                                                      ("rot1", "rot2")])
+    assert not any("agents" in kinds for pair, kinds in pairs.items()
+                   if "sdk0" in pair or "rot_short" in pair)
+
+
+def test_moving_to_a_new_model_together_is_evidence(tmp_path: Path) -> None:
+    """Accounts that adopt a model released mid-log within two hours of each other share a
+    key; adopting it days apart, or using a model that was there from the start, does not."""
+    from factories import T0
+
+    records = []
+    starts = {"p0": 0.0, "p1": 40.0, "p2": 95.0, "late": 60 * 24 * 3}
+    for i, account in enumerate(["p0", "p1", "p2", "late"]):
+        for j in range(4):  # the old model from the log's first day on
+            records.append(make_event(account, request_id=f"{account}-old{j}", model="old",
+                                      ts=T0 + timedelta(minutes=10 * j + i)))
+        adopt = T0 + timedelta(days=5, minutes=starts[account])
+        records += [make_event(account, request_id=f"{account}-new{j}", model="new",
+                               ts=adopt + timedelta(minutes=j)) for j in range(4)]
+    pairs = _kinds_by_pair(tmp_path, records)
+    assert all("pivot" in pairs.get((a, b), set())
+               for a, b in [("p0", "p1"), ("p1", "p2"), ("p0", "p2")] if a < b)
+    assert not any("pivot" in kinds for pair, kinds in pairs.items() if "late" in pair)

@@ -57,12 +57,33 @@ EDGE_KINDS: tuple[EdgeKind, ...] = (
     EdgeKind("signup", 0.6, "signed up within about two hours of each other"),
     EdgeKind("email", 0.5, "same e-mail domain"),
     EdgeKind("shape", 0.6, "same request shape (parameter order and values)", family="client"),
+    EdgeKind("agents", 0.8, "same set of user agents in rotation"),
+    EdgeKind("pivot", 0.6, "moved to a newly released model within about two hours of each "
+             "other"),
     EdgeKind("network", 0.3, "same /24 or /48 network", corroborates=False),
     EdgeKind("agent", 0.2, "same user agent", corroborates=False),
 )
 
 #: Keys an account must use this many times before they say something about it.
 MIN_KEY_CALLS = 3
+#: An account's set of user agents is a fingerprint only when it rotates through this many:
+#: one or two SDK agents are what every customer of that SDK sends.
+AGENT_SET_MIN = 3
+
+def _windows(table: str, prefix: str, column: str) -> str:
+    """Two-hour windows, twice with a one-hour offset: events within about two hours of each
+    other share a window whatever the clock, so a burst over days chains window to window
+    instead of breaking at every bucket edge."""
+    return f"""
+    SELECT account_id, {prefix} || CAST(CAST({column} AS DATE) AS STRING) || 'a'
+        || CAST(CAST(FLOOR(EXTRACT(HOUR FROM {column}) / 2) AS BIGINT) AS STRING) AS key
+        FROM {table} WHERE {column} IS NOT NULL
+    UNION ALL
+    SELECT account_id, {prefix} || CAST(CAST({column} + INTERVAL 1 HOUR AS DATE) AS STRING)
+        || 'b' || CAST(CAST(FLOOR(EXTRACT(HOUR FROM {column} + INTERVAL 1 HOUR) / 2)
+                            AS BIGINT) AS STRING)
+        FROM {table} WHERE {column} IS NOT NULL"""
+
 
 _KEYS_SQL = f"""
 WITH per_key AS (
@@ -92,26 +113,46 @@ WITH per_key AS (
 ranked AS (
     SELECT *, row_number() OVER (PARTITION BY account_id, kind ORDER BY k DESC, key) AS r
     FROM per_key WHERE k >= {MIN_KEY_CALLS}
+),
+agent_ids AS (
+    SELECT key, DENSE_RANK() OVER (ORDER BY key) AS id
+    FROM (SELECT DISTINCT key FROM per_key WHERE kind = 'agent') distinct_agents
+),
+models AS (
+    SELECT model, MIN(ts) AS released FROM calls WHERE model IS NOT NULL GROUP BY model
+),
+adoptions AS (
+    -- first calls on a model that appeared after the log's first day: when each account
+    -- moved to a newly released model
+    SELECT c.account_id, c.model, MIN(c.ts) AS first_ts
+    FROM calls c JOIN models m ON m.model = c.model
+    WHERE m.released > (SELECT MIN(ts) FROM calls) + INTERVAL 1 DAY
+    GROUP BY c.account_id, c.model
+),
+agent_sets AS (
+    -- the set of agents an account rotates through, as power sums of the agents' ranks:
+    -- equal sets give equal keys, and unlike an ordered string aggregate every engine
+    -- computes them alike
+    SELECT p.account_id, COUNT(*) AS m, SUM(i.id) AS s1, SUM(i.id * i.id) AS s2,
+        SUM(i.id * i.id * i.id) AS s3
+    FROM per_key p JOIN agent_ids i ON i.key = p.key
+    WHERE p.kind = 'agent' AND p.k >= {MIN_KEY_CALLS}
+    GROUP BY p.account_id HAVING COUNT(*) >= {AGENT_SET_MIN}
 )
 SELECT account_id, kind, key FROM ranked WHERE r <= ?
+UNION ALL
+SELECT account_id, 'agents', concat_ws(':', CAST(m AS STRING), CAST(s1 AS STRING),
+    CAST(s2 AS STRING), CAST(s3 AS STRING)) FROM agent_sets
 UNION ALL
 SELECT account_id, 'payment', payment_fingerprint FROM accounts
     WHERE payment_fingerprint IS NOT NULL
 UNION ALL
 SELECT account_id, 'email', lower(email_domain) FROM accounts WHERE email_domain IS NOT NULL
 UNION ALL
-SELECT account_id, 'signup', key FROM (
-    -- two-hour windows, twice with a one-hour offset: accounts opened within about two
-    -- hours of each other share a window whatever the clock, so a burst of sign-ups over
-    -- days chains window to window instead of breaking at every bucket edge
-    SELECT account_id, CAST(CAST(created_at AS DATE) AS STRING) || 'a'
-        || CAST(CAST(FLOOR(EXTRACT(HOUR FROM created_at) / 2) AS BIGINT) AS STRING) AS key
-        FROM accounts WHERE created_at IS NOT NULL
-    UNION ALL
-    SELECT account_id, CAST(CAST(created_at + INTERVAL 1 HOUR AS DATE) AS STRING) || 'b'
-        || CAST(CAST(FLOOR(EXTRACT(HOUR FROM created_at + INTERVAL 1 HOUR) / 2) AS BIGINT)
-                AS STRING)
-        FROM accounts WHERE created_at IS NOT NULL
+SELECT account_id, 'pivot', key FROM ({_windows("adoptions", "model || ' '", "first_ts")}
+) pivot_windows
+UNION ALL
+SELECT account_id, 'signup', key FROM ({_windows("accounts", "''", "created_at")}
 ) signup_windows
 """
 
@@ -139,7 +180,7 @@ per_kind AS (
     GROUP BY a.account_id, b.account_id, a.kind
 ),
 pooled AS (
-    SELECT p.src, p.dst, SUM(w.weight * p.strength) AS score,
+    SELECT p.src, p.dst, ROUND(SUM(w.weight * p.strength), 9) AS score,
         COUNT(DISTINCT CASE WHEN w.corroborates AND p.strength >= $min_strength
                             THEN w.family END) AS kinds
     FROM per_kind p JOIN _link_kinds w ON w.kind = p.kind
