@@ -206,3 +206,18 @@ def test_moving_to_a_new_model_together_is_evidence(tmp_path: Path) -> None:
     assert all("pivot" in pairs.get((a, b), set())
                for a, b in [("p0", "p1"), ("p1", "p2"), ("p0", "p2")] if a < b)
     assert not any("pivot" in kinds for pair, kinds in pairs.items() if "late" in pair)
+
+
+def test_sparse_coincidences_do_not_merge_rings_nor_pull_in_loners() -> None:
+    """A 10-account ring tied to a 60-account one by sign-up coincidences on 5% of their pairs
+    stays apart, and a lone account with two edges into the big ring stays out of it."""
+    big = [f"b{i:02d}" for i in range(60)]
+    small = [f"s{i}" for i in range(10)]
+    rows = _clique(big, ["template", "agents"]) + _clique(small, ["address", "payment", "email"])
+    rows += [(s, b, k, 1.0) for i, s in enumerate(small) for j, b in enumerate(big)
+             if (i * 7 + j) % 20 == 0 for k in ("template", "signup")]
+    rows += [("loner", b, k, 1.0) for b in big[:2] for k in ("template", "signup")]
+    linking = link_graph(_edges(rows))
+    groups = sorted(sorted(c.members) for c in linking.clusters)
+    assert groups == [sorted(big), sorted(small)]
+    assert "loner" not in linking.membership
