@@ -11,6 +11,7 @@ import jinja2
 
 from distillwatch import __version__
 from distillwatch.findings import AccountFinding, ClusterFinding
+from distillwatch.link import EDGE_KINDS
 from distillwatch.report._charts import cluster_svg, timeline_svg
 
 __all__ = ["render_report", "write_report"]
@@ -28,6 +29,7 @@ def _env() -> jinja2.Environment:
     env.filters["num"] = lambda v: "n/a" if v is None else f"{v:,.0f}"
     env.globals["timeline_svg"] = timeline_svg
     env.globals["cluster_svg"] = cluster_svg
+    env.globals["edge_text"] = {k.name: k.text for k in EDGE_KINDS}
     return env
 
 
