@@ -157,7 +157,12 @@ SELECT account_id, 'signup', key FROM ({_windows("accounts", "''", "created_at")
 """
 
 
-_PAIRS_SQL = """
+#: What sharing one key says about a pair, from how many honest accounts hold it (``common``).
+_STRENGTH = """CASE WHEN {common} <= $rare OR $n <= $rare THEN 1.0
+             ELSE GREATEST(0.0, LEAST(1.0, LN(CAST($n AS DOUBLE) / {common})
+                                           / LN(CAST($n AS DOUBLE) / $rare))) END"""
+
+_PAIRS_SQL = f"""
 WITH keys AS (
     SELECT DISTINCT k.account_id, k.kind, k.key,
         CASE WHEN f.account_id IS NULL THEN 1 ELSE 0 END AS honest
@@ -170,14 +175,23 @@ buckets AS (
 ),
 usable AS (SELECT k.*, b.size, b.common FROM keys k JOIN buckets b USING (kind, key)
            WHERE b.size >= 2 AND b.common <= $max_bucket AND b.size <= $hard_cap),
-per_kind AS (
-    SELECT a.account_id AS src, b.account_id AS dst, a.kind, MIN(a.size) AS bucket,
-        CASE WHEN MIN(a.common) <= $rare OR $n <= $rare THEN 1.0
-             ELSE GREATEST(0.0, LEAST(1.0, LN(CAST($n AS DOUBLE) / MIN(a.common))
-                                           / LN(CAST($n AS DOUBLE) / $rare))) END AS strength
-    FROM usable a JOIN usable b
+anchor_keys AS (
+    SELECT u.* FROM usable u JOIN _link_kinds w ON w.kind = u.kind
+    WHERE w.anchors AND {_STRENGTH.format(common="u.common")} >= $anchor_strength
+),
+pairs AS (
+    -- only pairs that share a key of an anchoring kind can become edges (see
+    -- ``candidate_edges``); every kind is then looked up for those pairs alone
+    SELECT DISTINCT a.account_id AS src, b.account_id AS dst
+    FROM anchor_keys a JOIN anchor_keys b
         ON a.kind = b.kind AND a.key = b.key AND a.account_id < b.account_id
-    GROUP BY a.account_id, b.account_id, a.kind
+),
+per_kind AS (
+    SELECT p.src, p.dst, a.kind, MIN(a.size) AS bucket,
+        {_STRENGTH.format(common="MIN(a.common)")} AS strength
+    FROM pairs p JOIN usable a ON a.account_id = p.src
+    JOIN usable b ON b.account_id = p.dst AND b.kind = a.kind AND b.key = a.key
+    GROUP BY p.src, p.dst, a.kind
 ),
 pooled AS (
     SELECT p.src, p.dst, ROUND(SUM(w.weight * p.strength), 9) AS score,
@@ -236,12 +250,22 @@ def candidate_edges(store: Tables, *, flagged: Iterable[str] = (), keys_per_kind
         sorted(set(flagged)), pa.string())}))
     n = int(store.query_arrow("SELECT COUNT(*) AS n FROM _link_population").column(0)[0].as_py())
     policy = policy or EdgePolicy()
+    # An edge needs ``min_kinds`` families of strength ``min_strength``; with two or more, one
+    # of them is not the client family (template and request shape), whose keys are shared by
+    # whole customer bases of one script or SDK. So pairs are first drawn from the keys of the
+    # other corroborating kinds that are strong enough, and the client family's keys (millions
+    # of pairs at 100,000 accounts) are looked up for those pairs only: the same edges as the
+    # full self-join, without its memory.
+    narrow = policy.min_kinds >= 2
     kinds = pa.table({"kind": [k.name for k in EDGE_KINDS],
                       "weight": [k.weight for k in EDGE_KINDS],
                       "corroborates": [k.corroborates for k in EDGE_KINDS],
-                      "family": [k.evidence_family for k in EDGE_KINDS]})
+                      "family": [k.evidence_family for k in EDGE_KINDS],
+                      "anchors": [not narrow or (k.corroborates and k.evidence_family != "client")
+                                  for k in EDGE_KINDS]})
     store.register_table("_link_kinds", kinds)
     params = {"max_bucket": max_bucket, "hard_cap": hard_cap, "n": n, "rare": rare_bucket(n),
               "min_score": policy.min_score, "min_kinds": policy.min_kinds,
-              "min_strength": policy.min_strength}
+              "min_strength": policy.min_strength,
+              "anchor_strength": policy.min_strength if narrow else 0.0}
     return store.query_arrow(_PAIRS_SQL, params), n
