@@ -637,6 +637,26 @@ class OnlineDetector:
         self._live[account_id] = live
         return live
 
+    def risks_of(self, account_ids: Sequence[str]) -> list[LiveRisk | None]:
+        """``risk_of`` for many accounts at once: one numpy pass for those not cached."""
+        out = [self._live.get(a) for a in account_ids]
+        todo = [i for i, live in enumerate(out)
+                if live is None and account_ids[i] in self._slot]
+        if not todo:
+            return out
+        slots = np.array([self._slot[account_ids[i]] for i in todo], dtype=np.int64)
+        x = self._matrix(self.counters_[slots], self.hours_[slots], self.top_template_[slots],
+                         slots)
+        for k, i in enumerate(todo):
+            s = int(slots[k])
+            live = LiveRisk(account_id=account_ids[i], risk=float(self.risk_[s]),
+                            reasons=self._reasons(x[k]), calls=int(self.counters_[s, 0]),
+                            allowlisted=bool(self.allowlisted_[s]),
+                            cluster_id=self.cluster_of_.get(s))
+            self._live[account_ids[i]] = live
+            out[i] = live
+        return out
+
     def accounts(self) -> list[str]:
         return list(self._ids)
 
