@@ -324,7 +324,8 @@ class ScorerProcess:
         while not reading.done():
             await asyncio.wait({reading}, timeout=1.0)
             if (child.ready and child.in_flight and not self._stopping
-                    and time.monotonic() - child.last_progress > self.stall_seconds):
+                    and time.monotonic() - max(child.last_progress, child.in_flight[0][2])
+                    > self.stall_seconds):
                 _log.error("scorer process made no progress for %.0f s with %d records "
                            "waiting; killing it", self.stall_seconds, child.unacknowledged())
                 child.proc.kill()
