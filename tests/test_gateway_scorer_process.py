@@ -84,6 +84,7 @@ def _metric(url: str, name: str) -> float:
     raise AssertionError(f"{name} not in metrics")
 
 
+@pytest.mark.slow
 def test_the_real_online_detector_scores_in_a_scorer_process(mock: Any, tmp_path: Path
                                                              ) -> None:
     """The shipped detector behind the gateway, out of its process: a harvest-shaped stream
