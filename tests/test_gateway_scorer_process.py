@@ -214,7 +214,7 @@ def test_a_stalled_scorer_never_holds_the_proxy_back(mock: Any, tmp_path: Path) 
 def test_restart_restores_the_detector_standing_before_the_first_call(mock: Any,
                                                                        tmp_path: Path) -> None:
     state = tmp_path / "state"
-    extra = {"state_dir": str(state), "ladder": LADDER}
+    extra: dict[str, Any] = {"state_dir": str(state), "ladder": LADDER}
     with process_gateway(mock[0].url, tmp_path, factory=ONLINE, options=SMALL_DETECTOR,
                          **extra) as (server, app):
         for i in range(60):
