@@ -84,6 +84,10 @@ def _metric(url: str, name: str) -> float:
     raise AssertionError(f"{name} not in metrics")
 
 
+def _niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
 @pytest.mark.slow
 def test_the_real_online_detector_scores_in_a_scorer_process(mock: Any, tmp_path: Path
                                                              ) -> None:
@@ -125,6 +129,8 @@ def test_canaries_reach_degraded_accounts_through_a_scorer_process(mock: Any, tm
                             placement="append")
     with process_gateway(mock[0].url, tmp_path, options={"boost": {"acct_a": 0.7}},
                          canary=inject, ladder=LADDER, steps=STEPS) as (server, app):
+        pid = app.state.process.pid if app.state.process else None
+        assert pid is not None and _niceness(pid) == min(19, os.nice(0) + 10)  # yields
         _chat(server.url, "acct_b")
         wait_scored(app, 1)
         flagged = _chat(server.url, "acct_a")  # first call: not yet scored, boost is prior

@@ -140,6 +140,9 @@ class ScoringConfig:
     wait."""
     start_timeout: float = 120.0
     """Scorer process: seconds start-up waits for it to be ready (restore included)."""
+    process_nice: int = 10
+    """Scorer process: niceness added to it (0-19), so that on a shared core it yields to the
+    proxy; scoring is not latency-bound (its batches just grow)."""
     process_cpus: str | None = None
     """Scorer process: CPUs to pin it to, e.g. ``"0"`` or ``"0,2-3"`` (default: the
     gateway's)."""
@@ -341,6 +344,8 @@ def _validate(config: GatewayConfig) -> None:
                          ("scoring.buffer_bytes", sc.buffer_bytes)):
         _positive_int(ivalue, name)
     sc.cpus()
+    if not 0 <= sc.process_nice <= 19:
+        raise ConfigError(f"scoring.process_nice must be 0 to 19, got {sc.process_nice}")
     _choice(sc.overflow, _OVERFLOW, "scoring.overflow")
     if not 400 <= config.block.status <= 599:
         raise ConfigError(f"block.status must be a 4xx or 5xx status, got {config.block.status}")

@@ -282,6 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cpus = config.get("cpus")
     if cpus and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, set(cpus))
+    if config.get("nice"):
+        os.nice(int(config["nice"]))  # yield to the proxy wherever we share a core
     loop = ScorerLoop(sock, config)
     loop.buffer = config.pop("_buffer")
     loop.run()
