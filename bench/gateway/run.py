@@ -9,7 +9,8 @@ point ``--litellm`` at its ``litellm`` command (skipped when not found):
     python -m venv /tmp/litellm-venv && /tmp/litellm-venv/bin/pip install 'litellm[proxy]'
 
 Layout on a 2-core machine: this load generator and the mock upstream on core 0, the proxy
-under test alone on core 1 (``taskset``). Writes bench/results/gateway.json and prints
+under test alone on core 1 (``taskset``); the gateway's scorer process on core 0 (its CPU is
+measured apart from the proxy's). Writes bench/results/gateway.json and prints
 tables.
 """
 
