@@ -302,3 +302,25 @@ def test_only_changed_standing_is_published() -> None:
     assert publisher.changes([risk(0.3, ("Y",))])[0][1] == 0.3  # crossed a threshold
     publisher.ladder = Ladder(thresholds={"alert": 0.29})
     assert publisher.changes([risk(0.3, ("Y",)), None]) == []  # same step under the new one
+
+
+def broken_factory(options: Any, state: Any) -> Any:
+    """A scorer-process factory that fails, as a bad state file or config would."""
+    raise ValueError("cannot build the scorer")
+
+
+def test_a_scorer_that_cannot_start_stops_the_gateway_starting(tmp_path: Path) -> None:
+    """Misconfiguration at start is fatal (a clear error), unlike a crash later on."""
+    import asyncio
+
+    from distillwatch.errors import ConfigError
+    from distillwatch.gateway import ScorerProcess, ScorerSpec
+
+    async def start() -> None:
+        proc = ScorerProcess(ScorerSpec(factory="test_gateway_scorer_process:broken_factory"),
+                             ladder=Ladder(), on_alert=lambda alert: None,
+                             state=tmp_path / "s.state")
+        await proc.start()
+
+    with pytest.raises(ConfigError, match="exited during start-up"):
+        asyncio.run(start())

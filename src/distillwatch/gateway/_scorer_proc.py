@@ -36,6 +36,7 @@ import orjson
 
 from distillwatch.act import Ladder
 from distillwatch.detect._live import Alert, LiveRisk
+from distillwatch.errors import ConfigError
 from distillwatch.gateway._wire import FrameBuffer, Kind, encode_frame
 
 __all__ = ["RiskTable", "ScorerProcess", "ScorerSpec"]
@@ -135,6 +136,8 @@ class ScorerProcess:
         self._stopping = False
         self._ready = asyncio.Event()
         self._stop = asyncio.Event()
+        self._failed_start = asyncio.Event()
+        self._starting = False
         self._tasks: list[asyncio.Task[None]] = []
         # counters (over every run of the process)
         self.submitted = 0
@@ -195,14 +198,27 @@ class ScorerProcess:
     async def start(self) -> None:
         """Start the process and wait (up to ``start_timeout``) until it is ready.
 
-        A scorer that cannot start is logged and retried in the background; the gateway
-        serves meanwhile (records wait in the bounded list, then count as unscored).
+        A scorer that exits before it was ever ready (a bad factory, an unreadable state
+        file) is a configuration error: ``ConfigError``, and the gateway does not start. One
+        that is merely slow is logged and waited for in the background; the gateway serves
+        meanwhile (records wait in the bounded list, then count as unscored).
         """
         self._tasks = [asyncio.create_task(self._supervise(), name="distillwatch-scorer"),
                        asyncio.create_task(self._pump(), name="distillwatch-scorer-pump")]
-        try:
-            await asyncio.wait_for(self._ready.wait(), self.start_timeout)
-        except TimeoutError:
+        self._starting = True
+        ready = asyncio.create_task(self._ready.wait())
+        failed = asyncio.create_task(self._failed_start.wait())
+        await asyncio.wait({ready, failed}, timeout=self.start_timeout,
+                           return_when=asyncio.FIRST_COMPLETED)
+        self._starting = False
+        ready.cancel()
+        failed.cancel()
+        if self._failed_start.is_set() and not self._ready.is_set():
+            await self.close()
+            raise ConfigError(f"the scorer process exited during start-up (code "
+                              f"{self.last_exit}) before it was ready: its error is above "
+                              f"(factory {self.spec.factory!r}, state {self.state})")
+        if not self._ready.is_set():
             _log.error("scorer process not ready after %.0f s; serving without scores until "
                        "it is", self.start_timeout)
 
@@ -296,6 +312,9 @@ class ScorerProcess:
                 code = await asyncio.to_thread(child.proc.wait)
                 self.last_exit = code
                 self._retire(child)
+                if self._starting and not self._ready.is_set():
+                    self._failed_start.set()
+                    return
             if self._stopping:
                 return
             if time.monotonic() - started > 60:
