@@ -90,6 +90,15 @@ class CountingScorer:
         return scorer
 
 
+def counting_scorer(options: Mapping[str, Any], state: Path | None
+                    ) -> tuple[CountingScorer, bool]:
+    """A scorer-process factory (``gwkit:counting_scorer``): CountingScorer(**options),
+    restored from ``state`` when saved."""
+    from distillwatch.gateway import restore_or_create
+
+    return restore_or_create(CountingScorer.load, lambda: CountingScorer(**options), state)
+
+
 def write_keys(path: Path, keys: Mapping[str, str] = KEYS) -> Path:
     path.write_text("".join(orjson.dumps({"account_id": a, "key_sha256": hash_key(k)}).decode()
                             + "\n" for a, k in keys.items()))
@@ -149,6 +158,22 @@ def running_gateway(target: str, tmp: Path, /, *, scorer: Any = None,
                     **extra: Any) -> Iterator[tuple[ServerThread, GatewayApp]]:
     """Start a gateway in front of ``target``; stops it (and flushes the log) on exit."""
     app = create_app(gateway_config(target, tmp, **extra), scorer=scorer, canary=canary)
+    with ServerThread(app) as server:
+        yield server, app
+
+
+@contextmanager
+def process_gateway(target: str, tmp: Path, /, *, factory: str = "gwkit:counting_scorer",
+                    options: Mapping[str, Any] | None = None,
+                    canary: Callable[[str, str, str], str] | None = None,
+                    **extra: Any) -> Iterator[tuple[ServerThread, GatewayApp]]:
+    """A gateway whose scorer runs in a scorer process built by ``factory(options, state)``."""
+    from distillwatch.gateway import ScorerSpec
+
+    scoring = {"tick": 0.01, **extra.pop("scoring", {})}
+    config = gateway_config(target, tmp, scoring=scoring, **extra)
+    app = create_app(config, canary=canary,
+                     scorer_process=ScorerSpec(factory=factory, options=dict(options or {})))
     with ServerThread(app) as server:
         yield server, app
 

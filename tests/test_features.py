@@ -24,6 +24,8 @@ def features_of(*records: dict[str, object]) -> list[dict[str, object]]:
         schema=CANONICAL_SCHEMA)
     out = call_features(batch)
     assert out.schema == CALL_FEATURES_SCHEMA
+    some = ["ts", "prompt_tokens", "template_suffix", "cot", "script", "ip_prefix"]
+    assert call_features(batch, some).to_pylist() == out.select(some).to_pylist()
     return out.to_pylist()
 
 

@@ -76,9 +76,10 @@ def test_scorer_builder_creates_then_restores(tmp_path: Path,
     assert restored and again.calls == {"acct_a": 5}
 
 
-def _start(args: list[str], tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start(args: list[str], tmp_path: Path, **env_extra: str
+           ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": SRC}
+    env = {**os.environ, "PYTHONPATH": SRC, **env_extra}
     log = tmp_path / "gateway.stderr"
     with open(log, "wb") as err:
         proc = subprocess.Popen(
@@ -156,3 +157,60 @@ def test_kill_9_loses_at_most_the_last_flush_interval(tmp_path: Path) -> None:
     records = read_log(tmp_path / "log")  # gzip members written so far read back whole
     assert len(records) == 20
     assert all(validate_traffic_record(r) is None for r in records)
+
+
+def _gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie nobody reaped counts as exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+@pytest.mark.slow
+def test_the_scorer_process_outlives_a_killed_gateway_just_long_enough_to_save(
+        tmp_path: Path) -> None:
+    """`distillwatch gateway` scores in a scorer process; kill -9 the gateway: the scorer sees
+    its input end, saves the detector's state and exits; the next gateway restores it."""
+    keys = write_keys(tmp_path / "keys.jsonl")
+    state = tmp_path / "state"
+    token = "cli-admin-token"
+    args = ["--keys", str(keys), "--log", str(tmp_path / "log"), "--state", str(state)]
+    with running_mock() as (mock, _):
+        proc, url = _start(["--upstream", mock.url, *args], tmp_path,
+                           DISTILLWATCH_ADMIN_TOKEN=token)
+        headers = {"Authorization": f"Bearer {token}"}
+        try:
+            with httpx.Client(timeout=10) as client:
+                for i in range(12):
+                    assert client.post(url + "/v1/chat/completions", headers=auth(), json={
+                        "model": "mock", "messages": [{"role": "user", "content": f"q{i}"}],
+                    }).status_code == 200
+                deadline = time.monotonic() + 30
+                while (health := client.get(url + "/admin/health", headers=headers).json()
+                       )["scoring"]["observed"] < 12 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            process = health["scoring"]["process"]
+            assert process["up"] and process["scorer"] == "OnlineDetector"
+            scorer_pid = process["pid"]
+            assert scorer_pid != proc.pid and not (state / "scorer.state").exists()
+            time.sleep(1.5)  # past the log's flush interval: the kill costs no record
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
+        deadline = time.monotonic() + 60
+        while not _gone(scorer_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _gone(scorer_pid) and (state / "scorer.state").exists()
+
+        proc, url = _start(["--upstream", mock.url, *args], tmp_path,
+                           DISTILLWATCH_ADMIN_TOKEN=token)
+        try:
+            view = httpx.get(url + "/admin/accounts/acct_a", headers=headers, timeout=10).json()
+            health = httpx.get(url + "/admin/health", headers=headers, timeout=10).json()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) in (0, -signal.SIGTERM)
+    assert health["scoring"]["process"]["restored"] and view["scored_calls"] == 12
+    assert len(read_log(tmp_path / "log")) == 12

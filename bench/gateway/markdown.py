@@ -28,23 +28,35 @@ def render(report: dict[str, Any]) -> str:
                + ", ".join(f"{k} {v}" for k, v in report["versions"].items()) + ".")
     out.append("")
     out.append("| mode | target RPS | proxy | p50 ms | p99 ms | added p50 ms | added p99 ms | "
-               "achieved RPS | proxy CPU µs/call | sustained |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|")
+               "achieved RPS | proxy CPU µs/call | scorer CPU µs/call | load (1 min) | "
+               "sustained |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in report["latency"]:
         out.append(
             f"| {'stream' if row['stream'] else 'json'} | {row['target_rps']:,.0f} | "
             f"{row['target']} | {_ms(row['p50_ms'])} | {_ms(row['p99_ms'])} | "
             f"{_ms(row.get('added_p50_ms'))} | {_ms(row.get('added_p99_ms'))} | "
             f"{row['achieved_rps']:,.0f} | {row['cpu_us_per_call']:,.0f} | "
+            f"{_us(row.get('scorer_cpu_us_per_call'))} | {_ms(row.get('loadavg_1m'))} | "
             f"{'yes' if row['sustained'] else '**no**'} |")
     out.append("")
     out.append("| proxy | most RPS before latency bends (measured) | CPU µs per call (median) | "
-               "CPU-bound RPS on one core |")
-    out.append("|---|---|---|---|")
+               "CPU-bound RPS on one core | scorer process CPU µs per call (median) |")
+    out.append("|---|---|---|---|---|")
     for name, data in report["max_rps"].items():
         out.append(f"| {name} | {data['max_rps_before_bend']:,} | "
                    f"{data['cpu_us_per_call_median']:,.0f} | "
-                   f"{data['cpu_bound_rps_one_core']:,} |")
+                   f"{data['cpu_bound_rps_one_core']:,} | "
+                   f"{_us(data.get('scorer_cpu_us_per_call_median'))} |")
+    out.append("")
+    out.append("| step (json) | achieved RPS | p99 ms | proxy CPU µs/call | scorer CPU µs/call "
+               "| load (1 min) | holds |")
+    out.append("|---|---|---|---|---|---|---|")
+    for row in report["max_rps"].get("distillwatch", {}).get("steps", []):
+        out.append(f"| {row['target_rps']:,.0f} | {row['achieved_rps']:,.0f} | "
+                   f"{_ms(row['p99_ms'])} | {row['cpu_us_per_call']:,.0f} | "
+                   f"{_us(row.get('scorer_cpu_us_per_call'))} | {_ms(row.get('loadavg_1m'))} "
+                   f"| {'yes' if row['holds'] else '**no**'} |")
     out.append("")
     out.append("| upstream fault (through the gateway) | calls | direct outcome | gateway outcome "
                "| faithful |")
@@ -60,7 +72,19 @@ def render(report: dict[str, Any]) -> str:
                f"above, overloads and faults included), {check['invalid_records']} invalid "
                f"(checked with `validate_traffic_record`), {check['files']} file(s); "
                f"no record lost: {'yes' if check['no_record_lost'] else '**no**'}.")
+    health = report.get("gateway_scoring_health")
+    if health:
+        process = health.get("process") or {}
+        out.append("")
+        out.append(f"Scoring before shutdown: {health['observed']:,} calls scored, "
+                   f"{health.get('unscored', 0):,} counted unscored, "
+                   f"{health['queue_depth']:,} waiting; scorer process restarts: "
+                   f"{process.get('restarts', 'n/a')}.")
     return "\n".join(out) + "\n"
+
+
+def _us(value: Any) -> str:
+    return "" if value is None else f"{value:,.0f}"
 
 
 def _counts(outcomes: dict[str, int]) -> str:

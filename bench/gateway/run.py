@@ -9,7 +9,8 @@ point ``--litellm`` at its ``litellm`` command (skipped when not found):
     python -m venv /tmp/litellm-venv && /tmp/litellm-venv/bin/pip install 'litellm[proxy]'
 
 Layout on a 2-core machine: this load generator and the mock upstream on core 0, the proxy
-under test alone on core 1 (``taskset``). Writes bench/results/gateway.json and prints
+under test alone on core 1 (``taskset``); the gateway's scorer process on core 0 (its CPU is
+measured apart from the proxy's). Writes bench/results/gateway.json and prints
 tables.
 """
 
@@ -40,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results" / "gateway.json"
 BENCH_KEY = "sk-bench-distillwatch-0000000000"
 LITELLM_KEY = "sk-bench-litellm-master-key"
+ADMIN_TOKEN = "bench-admin-token"
 PROXY_CORE = "1"
 LOAD_CORE = "0"
 
@@ -100,11 +102,11 @@ class Proc:
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time the process has used so far."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return float("nan")
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return _cpu_of(self.proc.pid)
+
+    def children_cpu_seconds(self) -> float:
+        """CPU time of the processes it started and still runs (the gateway's scorer)."""
+        return sum(_cpu_of(pid) for pid in _children(self.proc.pid))
 
     def stop(self) -> int:
         if self.proc.poll() is None:
@@ -115,6 +117,24 @@ class Proc:
                 self.proc.kill()
                 self.proc.wait()
         return int(self.proc.returncode)
+
+
+def _cpu_of(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return out
 
 
 def _dw(*args: str) -> list[str]:
@@ -196,8 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": "PYTHONPATH=src python bench/gateway/run.py "
                    + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": _machine(), "versions": _versions(litellm),
-        "layout": f"load generator + mock upstream on core {LOAD_CORE}; proxy under test "
-                  f"alone on core {PROXY_CORE}",
+        "layout": f"load generator + mock upstream (+ the gateway's scorer process) on core "
+                  f"{LOAD_CORE}; proxy under test alone on core {PROXY_CORE}",
     }
     try:
         mock_port = _free_port()
@@ -210,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         keys.write_text(orjson.dumps({"account_id": "bench", "key_sha256": hashlib.sha256(
             BENCH_KEY.encode()).hexdigest()}).decode() + "\n")
         config = work / "gateway.toml"
-        config.write_text("[upstream]\nread_timeout = 0.5\n[log]\nflush_interval = 1.0\n")
+        config.write_text("[upstream]\nread_timeout = 0.5\n[log]\nflush_interval = 1.0\n"
+                          f"[scoring]\nprocess_cpus = \"{LOAD_CORE}\"\n")
         gw_port = _free_port()
         scoring = _scoring_available()
         gw_args = ["gateway", "--upstream", f"http://127.0.0.1:{mock_port}", "--port",
@@ -220,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
             gw_args.append("--no-scoring")
         report["gateway_scoring"] = "OnlineDetector" if scoring else \
             "off (OnlineDetector not in this build)"
-        gateway = Proc(_pinned(PROXY_CORE, _dw(*gw_args)), env, work / "gateway.log", ROOT)
+        gateway = Proc(_pinned(PROXY_CORE, _dw(*gw_args)),
+                       {**env, "DISTILLWATCH_ADMIN_TOKEN": ADMIN_TOKEN}, work / "gateway.log",
+                       ROOT)
         procs.append(gateway)
         _wait_http(gw_port, "/healthz", gateway.proc, 60)
 
@@ -265,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         report["max_rps"] = _max_rps_runs(targets, scale, sent_through_gateway)
         report["faults"] = _fault_runs(mock_port, gw_port, scale, sent_through_gateway)
 
+        report["gateway_scoring_health"] = _scoring_health(gw_port)
         gateway_rc = gateway.stop()
         report["gateway_exit"] = gateway_rc
         report["log_check"] = _log_check(work / "log", sent_through_gateway)
@@ -288,14 +312,18 @@ def _latency_runs(targets: dict[str, Target], scale: float,
             for name, (port, key, proc) in targets.items():
                 duration = 8.0 * scale if not (name == "litellm" and rate > 200) else 3 * scale
                 tag = f"lat-{rate}-{'stream' if stream else 'json'}"
-                cpu0 = proc.cpu_seconds()
+                cpu0, child0 = proc.cpu_seconds(), proc.children_cpu_seconds()
                 result = _run(port, _chat_body(tag, stream), key, rate, duration,
                               drain=15.0)
                 cpu = proc.cpu_seconds() - cpu0
+                child = proc.children_cpu_seconds() - child0
                 if name == "distillwatch":
                     sent[tag] += result.sent
                 row = {"target": name, "stream": stream, **result.summary()}
                 row["cpu_us_per_call"] = round(cpu / max(1, result.ok) * 1e6, 1)
+                row["loadavg_1m"] = round(os.getloadavg()[0], 2)
+                if name == "distillwatch":
+                    row["scorer_cpu_us_per_call"] = round(child / max(1, result.ok) * 1e6, 1)
                 sustained = (result.ok >= 0.99 * int(rate * duration)
                              and row["achieved_rps"] >= 0.9 * rate)
                 row["sustained"] = sustained
@@ -324,13 +352,17 @@ def _max_rps_runs(targets: dict[str, Target], scale: float,
         failures = 0
         for rate in ladders[name]:
             tag = f"max-{rate}"
-            cpu0 = proc.cpu_seconds()
+            cpu0, child0 = proc.cpu_seconds(), proc.children_cpu_seconds()
             result = _run(port, _chat_body(tag, False), key, rate, 4.0 * scale, drain=10.0)
             cpu = proc.cpu_seconds() - cpu0
+            child = proc.children_cpu_seconds() - child0
             if name == "distillwatch":
                 sent[tag] += result.sent
             row = result.summary()
             row["cpu_us_per_call"] = round(cpu / max(1, result.ok) * 1e6, 1)
+            row["loadavg_1m"] = round(os.getloadavg()[0], 2)
+            if name == "distillwatch":
+                row["scorer_cpu_us_per_call"] = round(child / max(1, result.ok) * 1e6, 1)
             base_p99 = base_p99 if base_p99 is not None else row["p99_ms"]
             ok = (result.ok >= 0.99 * int(rate * 4.0 * scale)
                   and row["achieved_rps"] >= 0.95 * rate
@@ -350,7 +382,11 @@ def _max_rps_runs(targets: dict[str, Target], scale: float,
         cpu = [r["cpu_us_per_call"] for r in steps if r["holds"]] or \
             [r["cpu_us_per_call"] for r in steps]
         per_call = float(sorted(cpu)[len(cpu) // 2])
-        out[name] = {"steps": steps, "max_rps_before_bend": best,
+        extra: dict[str, Any] = {}
+        if name == "distillwatch":
+            scorer = sorted(r["scorer_cpu_us_per_call"] for r in steps)
+            extra["scorer_cpu_us_per_call_median"] = scorer[len(scorer) // 2]
+        out[name] = {"steps": steps, "max_rps_before_bend": best, **extra,
                      "cpu_us_per_call_median": per_call,
                      "cpu_bound_rps_one_core": round(1e6 / per_call) if per_call else None}
     return out
@@ -388,6 +424,20 @@ def _fault_runs(mock_port: int, gw_port: int, scale: float,
         print(f"  fault    {label:45s} direct {dict(direct.outcomes)}  gateway "
               f"{dict(proxied.outcomes)}  same bodies: {same_bodies}", flush=True)
     return rows
+
+
+def _scoring_health(port: int) -> dict[str, Any] | None:
+    """The gateway's scoring counters (scored, unscored, restarts) before it stops."""
+    import urllib.request
+
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/admin/health",
+                                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            body: dict[str, Any] = orjson.loads(answer.read())
+    except OSError:
+        return None
+    return body.get("scoring")
 
 
 def _log_check(log_dir: Path, sent: Counter[str]) -> dict[str, Any]:

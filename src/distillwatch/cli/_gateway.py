@@ -62,13 +62,16 @@ _PATH = click.Path(path_type=Path)
 @click.option("--gzip", "gzip_log", is_flag=True, default=None,
               help="Write .jsonl.gz (one gzip member per flush).")
 @click.option("--no-scoring", is_flag=True, help="Log and proxy only: no live scorer.")
+@click.option("--in-process-scoring", is_flag=True,
+              help="Score in a thread of the gateway's process instead of a scorer process "
+                   "of its own (costs the proxy CPU; see docs/gateway.md).")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info"]),
               default="warning", show_default=True, help="Server log verbosity.")
 @click.pass_context
 def gateway(ctx: click.Context, upstream: str | None, host: str, port: int, keys: Path | None,
             log_dir: Path | None, config_file: Path | None, state_dir: Path | None,
             accounts: Path | None, observe_unknown_keys: bool | None, gzip_log: bool | None,
-            no_scoring: bool, log_level: str) -> None:
+            no_scoring: bool, in_process_scoring: bool, log_level: str) -> None:
     """Serve an OpenAI-compatible proxy that logs, scores and acts on every call.
 
     Proxies /v1/chat/completions, /v1/completions, /v1/responses, /v1/embeddings and
@@ -96,32 +99,38 @@ def gateway(ctx: click.Context, upstream: str | None, host: str, port: int, keys
     }
     if no_scoring:
         overrides["scoring.enabled"] = False
+    if in_process_scoring:
+        overrides["scoring.process"] = False
     str_overrides = {k: str(v) if isinstance(v, Path) else v for k, v in overrides.items()}
     config = load_config(config_file, **str_overrides)
     if config.log.dir is None:
         raise ConfigError("--log DIR is required (or log.dir in --config)")
     scorer = None
-    restored = False
-    if config.scoring.enabled:
+    spec = None
+    scoring = "off"
+    if config.scoring.enabled and config.scoring.process:
+        from distillwatch.gateway import ScorerSpec
+
+        spec = ScorerSpec()
+        scoring = "OnlineDetector in a scorer process"
+    elif config.scoring.enabled:
         state = config.state_dir / "scorer.state" if config.state_dir else None
         scorer, restored = build_online_detector(config.accounts, state)
+        scoring = f"{type(scorer).__name__} in-process{' (state restored)' if restored else ''}"
 
     def reload() -> Any:
         return load_config(config_file, **str_overrides)
 
-    app = create_app(config, scorer=scorer, reload=reload)
-    _serve(app, host, port, log_level, config, scorer, restored)
+    app = create_app(config, scorer=scorer, reload=reload, scorer_process=spec)
+    _serve(app, host, port, log_level, config, scoring)
 
 
-def _serve(app: Any, host: str, port: int, log_level: str, config: Any, scorer: Any,
-           restored: bool) -> None:
+def _serve(app: Any, host: str, port: int, log_level: str, config: Any, scoring: str) -> None:
     import uvicorn
 
     from distillwatch.cli._console import err_console
     from distillwatch.gateway import server_config
 
-    scoring = "off" if scorer is None else \
-        f"{type(scorer).__name__}{' (state restored)' if restored else ''}"
     err_console.print(
         f"[bold]distillwatch gateway[/bold] on http://{host}:{port} -> {config.upstream.url}\n"
         f"  keys: {app.state.keys.__len__()}  unknown keys: {config.unknown_keys}  "

@@ -9,7 +9,9 @@ and keeps no state, so any engine that maps Arrow batches can run it.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable, Collection
 from functools import lru_cache
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -184,36 +186,71 @@ def _prompt_tokens(batch: pa.RecordBatch) -> tuple[pa.Array, pa.Array]:
     return pc.replace_with_mask(tokens, missing, filled), missing
 
 
-def call_features(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Stored row with per-call features for every canonical row in ``batch``."""
+def call_features(batch: pa.RecordBatch, columns: Collection[str] | None = None
+                  ) -> pa.RecordBatch:
+    """Stored row with per-call features for every canonical row in ``batch``.
+
+    ``columns`` computes only those features (the result then holds just them, in schema
+    order): a consumer that reads a few, such as the online detector, skips the cost of the
+    rest (each regex is compiled once per call, whatever the batch's size).
+    """
     system = batch.column("system_text")
     user = batch.column("user_text")
-    history = batch.column("history_text")
-    response = batch.column("response_text")
     norm_user = _lower(user)
-    norm_system = _lower(system)
-    prefix, suffix = _template_hashes(norm_user)
-    asking = pc.binary_join_element_wise(pc.fill_null(system, ""), pc.fill_null(user, ""), "\n")
-    prompt_tokens, estimated = _prompt_tokens(batch)
-    ips = batch.column("client_ip").to_pylist()
-    columns: dict[str, pa.Array] = {f.name: batch.column(f.name) for f in _KEPT}
-    columns["prompt_tokens"] = prompt_tokens
-    columns.update(
-        prompt_tokens_estimated=estimated,
-        system_chars=pc.cast(pc.fill_null(pc.utf8_length(system), 0), pa.int64()),
-        user_chars=pc.cast(pc.fill_null(pc.utf8_length(user), 0), pa.int64()),
-        history_chars=pc.cast(pc.fill_null(pc.utf8_length(history), 0), pa.int64()),
-        response_chars=pc.cast(pc.fill_null(pc.utf8_length(response), 0), pa.int64()),
-        prompt_hash=stable_hashes_arrow(norm_user),
-        system_hash=stable_hashes_arrow(norm_system),
-        template_prefix=prefix,
-        template_suffix=suffix,
-        cot=pc.fill_null(pc.match_substring_regex(asking, COT_REGEX), False),
-        script=_dominant_script(user),
-        ip_prefix=pa.array([ip_prefix(ip) if ip else None for ip in ips], pa.string()),
-        system_excerpt=_excerpt(system),
-        user_excerpt=_excerpt(user),
-        response_excerpt=_excerpt(response),
-    )
-    arrays = [columns[f.name] for f in CALL_FEATURES_SCHEMA]
-    return pa.RecordBatch.from_arrays(arrays, schema=CALL_FEATURES_SCHEMA)
+    templates = _once(lambda: _template_hashes(norm_user))
+    tokens = _once(lambda: _prompt_tokens(batch))
+
+    def cot() -> pa.Array:
+        asking = pc.binary_join_element_wise(pc.fill_null(system, ""), pc.fill_null(user, ""),
+                                             "\n")
+        return pc.fill_null(pc.match_substring_regex(asking, COT_REGEX), False)
+
+    def ip_prefixes() -> pa.Array:
+        ips = batch.column("client_ip").to_pylist()
+        return pa.array([ip_prefix(ip) if ip else None for ip in ips], pa.string())
+
+    builders: dict[str, Callable[[], pa.Array]] = {
+        "prompt_tokens": lambda: tokens()[0],
+        "prompt_tokens_estimated": lambda: tokens()[1],
+        "system_chars": lambda: _chars(system),
+        "user_chars": lambda: _chars(user),
+        "history_chars": lambda: _chars(batch.column("history_text")),
+        "response_chars": lambda: _chars(batch.column("response_text")),
+        "prompt_hash": lambda: stable_hashes_arrow(norm_user),
+        "system_hash": lambda: stable_hashes_arrow(_lower(system)),
+        "template_prefix": lambda: templates()[0],
+        "template_suffix": lambda: templates()[1],
+        "cot": cot,
+        "script": lambda: _dominant_script(user),
+        "ip_prefix": ip_prefixes,
+        "system_excerpt": lambda: _excerpt(system),
+        "user_excerpt": lambda: _excerpt(user),
+        "response_excerpt": lambda: _excerpt(batch.column("response_text")),
+    }
+    if columns is None:
+        schema = CALL_FEATURES_SCHEMA
+    else:
+        wanted = set(columns)
+        schema = pa.schema([f for f in CALL_FEATURES_SCHEMA if f.name in wanted])
+    arrays = [builders[f.name]() if f.name in builders else batch.column(f.name)
+              for f in schema]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _chars(text: pa.ChunkedArray | pa.Array) -> pa.Array:
+    return pc.cast(pc.fill_null(pc.utf8_length(text), 0), pa.int64())
+
+
+T = TypeVar("T")
+
+
+def _once(make: Callable[[], T]) -> Callable[[], T]:
+    """``make``, called at most once (two features share one computation)."""
+    box: list[T] = []
+
+    def get() -> T:
+        if not box:
+            box.append(make())
+        return box[0]
+
+    return get

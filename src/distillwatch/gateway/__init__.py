@@ -29,6 +29,7 @@ from distillwatch.gateway._keys import Identity, KeyStore, hash_key
 from distillwatch.gateway._logwriter import TrafficLogWriter
 from distillwatch.gateway._mock import MockUpstream, parse_mock_options
 from distillwatch.gateway._policy import Decision, Override, Overrides, decide
+from distillwatch.gateway._scorer_proc import RiskTable, ScorerProcess, ScorerSpec
 from distillwatch.gateway._scoring import ScoringFeed, restore_or_create, save_scorer
 from distillwatch.gateway._serve import bind_socket, server_config
 from distillwatch.gateway._sse import SSEParser, StreamAssembler
@@ -48,7 +49,10 @@ __all__ = [
     "Override",
     "Overrides",
     "Refusal",
+    "RiskTable",
     "SSEParser",
+    "ScorerProcess",
+    "ScorerSpec",
     "ScoringConfig",
     "ScoringFeed",
     "StepPolicy",

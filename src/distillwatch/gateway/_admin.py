@@ -22,7 +22,7 @@ import hmac
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.requests import Request
@@ -35,6 +35,7 @@ from distillwatch.gateway._policy import Override
 
 if TYPE_CHECKING:
     from distillwatch.gateway._app import GatewayState
+    from distillwatch.gateway._scorer_proc import ScorerProcess
 
 __all__ = ["admin_routes"]
 
@@ -60,6 +61,16 @@ def _authed(state: GatewayState, handler: Handler) -> Handler:
     return wrapped
 
 
+def _process_health(p: ScorerProcess | None) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    return {"up": p.alive, "pid": p.pid, "scorer": p.scorer_name, "restored": p.restored,
+            "restarts": p.restarts, "last_exit": p.last_exit, "sent": p.sent,
+            "rejected": p.rejected, "checkpoints": p.checkpoints,
+            "checkpoint_errors": p.checkpoint_errors, "accounts": len(p.table),
+            "last_batch_s": round(p.last_batch_seconds, 6)}
+
+
 def admin_routes(state: GatewayState) -> list[Route]:
     """The routes, bound to one gateway's state."""
 
@@ -82,7 +93,8 @@ def admin_routes(state: GatewayState) -> list[Route]:
             },
             "scoring": None if f is None else {
                 "queue_depth": f.depth, "observed": f.observed, "alerts": f.alerts,
-                "errors": f.errors, "lag_s": round(f.lag_seconds, 6),
+                "errors": f.errors, "lag_s": round(f.lag_seconds, 6), "unscored": f.dropped,
+                "process": _process_health(state.process),
             },
         })
 

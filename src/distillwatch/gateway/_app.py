@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 from starlette.applications import Starlette
 
 from distillwatch.detect import Alert, LiveScorer
@@ -24,6 +25,7 @@ from distillwatch.gateway._logwriter import TrafficLogWriter
 from distillwatch.gateway._metrics import Metrics
 from distillwatch.gateway._policy import Decision, Overrides, utc_now
 from distillwatch.gateway._proxy import PROXY_PATHS, handle_proxy
+from distillwatch.gateway._scorer_proc import ScorerProcess, ScorerSpec
 from distillwatch.gateway._scoring import EventLog, ScoringFeed, save_scorer
 from distillwatch.gateway._throttle import Throttle
 
@@ -49,9 +51,12 @@ class GatewayState:
     def __init__(self, config: GatewayConfig, *, scorer: LiveScorer | None,
                  canary: CanaryHook | None, keys: KeyStore | None,
                  reload: Callable[[], GatewayConfig] | None,
-                 alert_sinks: Sequence[Callable[[Alert], None]] = ()) -> None:
+                 alert_sinks: Sequence[Callable[[Alert], None]] = (),
+                 scorer_process: ScorerSpec | None = None) -> None:
         self.config = config
-        self.scorer = scorer
+        self.scorer: Any = scorer
+        self.scorer_spec = scorer_process if config.scoring.enabled else None
+        self.process: ScorerProcess | None = None
         self.canary = canary if canary is not None else config.load_canary_hook()
         _check_canary(config, self.canary)
         self.keys = keys if keys is not None else (
@@ -67,7 +72,7 @@ class GatewayState:
         self.scorer_state = state_dir / "scorer.state" if state_dir else None
         self.throttle = Throttle(config.throttle.storage)
         self.writer: TrafficLogWriter | None = None
-        self.feed: ScoringFeed | None = None
+        self.feed: ScoringFeed | ScorerProcess | None = None
         events = config.log.dir / "events" if config.log.dir is not None else None
         self.actions_log = EventLog(events / "actions.jsonl" if events else None)
         self.alerts_log = EventLog(events / "alerts.jsonl" if events else None)
@@ -103,7 +108,9 @@ class GatewayState:
                 queue_size=log.queue_size, fsync=log.fsync)
             await self.writer.start()
         sc = self.config.scoring
-        if self.scorer is not None and sc.enabled:
+        if self.scorer_spec is not None:
+            await self._start_process()
+        elif self.scorer is not None and sc.enabled:
             self.feed = ScoringFeed(self.scorer, on_alert=self._on_alert,
                                     batch_max=sc.batch_max, queue_size=sc.queue_size,
                                     overflow=sc.overflow)
@@ -111,6 +118,23 @@ class GatewayState:
             if self.scorer_state is not None:
                 self._checkpoint = asyncio.create_task(self._checkpoints())
         self.serving = True
+
+    async def _start_process(self) -> None:
+        """Start the scorer process; ``risk_of`` then reads the table it publishes."""
+        assert self.scorer_spec is not None
+        sc = self.config.scoring
+        options = dict(self.scorer_spec.options)
+        if self.config.accounts is not None:
+            options.setdefault("accounts", str(self.config.accounts))
+        self.process = ScorerProcess(
+            replace(self.scorer_spec, options=options), ladder=self.config.ladder,
+            on_alert=self._on_alert, state=self.scorer_state, batch_max=sc.batch_max,
+            queue_size=sc.queue_size, buffer_bytes=sc.buffer_bytes, tick=sc.tick,
+            checkpoint_seconds=sc.checkpoint_seconds, stall_seconds=sc.stall_seconds,
+            start_timeout=sc.start_timeout, cpus=sc.cpus(), nice=sc.process_nice)
+        self.scorer = self.process.table
+        self.feed = self.process
+        await self.process.start()
 
     async def stop(self) -> None:
         """Drain: score what is queued, write every record, save state, close the pool."""
@@ -123,7 +147,8 @@ class GatewayState:
             await self.feed.close()
         if self.writer is not None:
             await self.writer.close()
-        if self.scorer is not None and save_scorer(self.scorer, self.scorer_state):
+        if (self.process is None and self.scorer is not None
+                and save_scorer(self.scorer, self.scorer_state)):
             _log.info("scorer state saved to %s", self.scorer_state)
         self.actions_log.close()
         self.alerts_log.close()
@@ -136,7 +161,7 @@ class GatewayState:
         while True:
             await asyncio.sleep(self.config.scoring.checkpoint_seconds)
             try:
-                if self.feed is not None:
+                if isinstance(self.feed, ScoringFeed):
                     await self.feed.in_scoring_thread(save_scorer, self.scorer,
                                                       self.scorer_state)
                 else:
@@ -145,10 +170,18 @@ class GatewayState:
                 _log.exception("scorer checkpoint failed")
 
     async def log_record(self, record: dict[str, Any]) -> None:
-        """Queue a finished call for the traffic log and the scorer."""
+        """Queue a finished call for the traffic log and the scorer.
+
+        The record is serialised once; the scorer process gets the same bytes as the log.
+        """
+        line = orjson.dumps(record) + b"\n"
         if self.writer is not None:
-            await self.writer.submit(record)
-        if self.feed is not None and record["gateway"].get("key") != "unknown":
+            await self.writer.submit_line(line)
+        if record["gateway"].get("key") == "unknown":
+            return
+        if self.process is not None:
+            self.process.submit(line)
+        elif isinstance(self.feed, ScoringFeed):
             await self.feed.submit(record)
 
     def note_action(self, account_id: str, decision: Decision, request_id: str) -> None:
@@ -194,6 +227,8 @@ class GatewayState:
                   if getattr(fresh, name) != getattr(self.config, name)]
         kept = {name: getattr(self.config, name) for name in _RESTART_ONLY}
         self.config = replace(fresh, **kept)
+        if self.process is not None and self.config.ladder != self.process.ladder:
+            self.process.set_ladder(self.config.ladder)
         self.keys = keys
         self.canary = canary
         self.actions_log.write({"ts": utc_now(), "event": "reload", "keys": len(keys),
@@ -263,10 +298,28 @@ class GatewayState:
                 ("distillwatch_gateway_scoring_errors_total", "counter",
                  "Scorer failures (batch skipped).", float(f.errors)),
                 ("distillwatch_gateway_scoring_dropped_total", "counter",
-                 "Calls not scored because the queue was full (overflow: drop).",
+                 "Calls not scored: the queue was full (scorer behind) or the scorer process "
+                 "died before scoring them (the traffic log has every one).",
                  float(f.dropped)),
                 ("distillwatch_gateway_scoring_busy_seconds_total", "counter",
                  "Time spent in the scorer.", f.busy_seconds),
+            ]
+        p = self.process
+        if p is not None:
+            out += [
+                ("distillwatch_gateway_scorer_process_up", "gauge",
+                 "1 while the scorer process runs and is ready.", 1.0 if p.alive else 0.0),
+                ("distillwatch_gateway_scorer_process_restarts_total", "counter",
+                 "Times the scorer process ended unasked and was started again.",
+                 float(p.restarts)),
+                ("distillwatch_gateway_scoring_unscored_total", "counter",
+                 "Calls never scored (same as scoring_dropped_total).", float(p.unscored)),
+                ("distillwatch_gateway_scorer_checkpoints_total", "counter",
+                 "State snapshots the scorer process saved.", float(p.checkpoints)),
+                ("distillwatch_gateway_scorer_checkpoint_errors_total", "counter",
+                 "State snapshots that failed.", float(p.checkpoint_errors)),
+                ("distillwatch_gateway_scoring_rejected_total", "counter",
+                 "Records the scorer rejected as invalid.", float(p.rejected)),
             ]
         return out
 
@@ -297,8 +350,13 @@ class GatewayApp:
 def create_app(config: GatewayConfig, *, scorer: LiveScorer | None = None,
                canary: CanaryHook | None = None, keys: KeyStore | None = None,
                reload: Callable[[], GatewayConfig] | None = None,
-               alert_sinks: Sequence[Callable[[Alert], None]] = ()) -> GatewayApp:
+               alert_sinks: Sequence[Callable[[Alert], None]] = (),
+               scorer_process: ScorerSpec | None = None) -> GatewayApp:
     """Build the gateway for ``config`` around any :class:`LiveScorer` (None: no scoring).
+
+    ``scorer_process`` runs the scorer in a process of its own instead (``scorer`` is then
+    ignored): the process builds it, restores and checkpoints its state under
+    ``config.state_dir``, and is restarted if it dies (see ``ScorerProcess``).
 
     ``reload`` rebuilds the config for ``POST /admin/reload`` (default: re-read the file the
     config came from). State (scorer, overrides) is saved under ``config.state_dir`` on
@@ -314,5 +372,5 @@ def create_app(config: GatewayConfig, *, scorer: LiveScorer | None = None,
 
         reload = reread
     state = GatewayState(config, scorer=scorer, canary=canary, keys=keys, reload=reload,
-                         alert_sinks=alert_sinks)
+                         alert_sinks=alert_sinks, scorer_process=scorer_process)
     return GatewayApp(state)

@@ -119,14 +119,55 @@ class BlockConfig:
 
 @dataclass(frozen=True)
 class ScoringConfig:
-    """The background task that feeds finished calls to the live scorer."""
+    """How finished calls reach the live scorer (docs/gateway.md, "Scoring")."""
 
     enabled: bool = True
+    process: bool = True
+    """Score in a process of its own (``distillwatch gateway``'s default); false: in a thread
+    of the gateway's process."""
     batch_max: int = 256
     queue_size: int = 100_000
     overflow: str = "wait"
-    """``wait``: a full queue holds calls back (nothing unscored); ``drop``: skip, count it."""
+    """In-thread scorer only: ``wait``: a full queue holds calls back (nothing unscored);
+    ``drop``: skip, count it. The scorer process never holds a call back (it drops and counts)."""
     checkpoint_seconds: float = 300.0
+    tick: float = 0.05
+    """Scorer process: seconds between two hand-overs of the queued records."""
+    buffer_bytes: int = 16 * 1024 * 1024
+    """Scorer process: record bytes allowed unread in its socket before records wait."""
+    stall_seconds: float = 120.0
+    """Scorer process: killed and restarted after this long without progress while records
+    wait."""
+    start_timeout: float = 120.0
+    """Scorer process: seconds start-up waits for it to be ready (restore included)."""
+    process_nice: int = 10
+    """Scorer process: niceness added to it (0-19), so that on a shared core it yields to the
+    proxy; scoring is not latency-bound (its batches just grow)."""
+    process_cpus: str | None = None
+    """Scorer process: CPUs to pin it to, e.g. ``"0"`` or ``"0,2-3"`` (default: the
+    gateway's)."""
+
+    def cpus(self) -> list[int]:
+        """``process_cpus`` as a list of CPU numbers (empty: not pinned)."""
+        return _parse_cpus(self.process_cpus)
+
+
+def _parse_cpus(text: str | None) -> list[int]:
+    """``"0,2-3"`` to ``[0, 2, 3]`` (ConfigError when malformed)."""
+    if not text:
+        return []
+    out: list[int] = []
+    for part in text.split(","):
+        lo, sep, hi = part.strip().partition("-")
+        try:
+            first, last = int(lo), int(hi) if sep else int(lo)
+        except ValueError:
+            raise ConfigError(f"scoring.process_cpus must look like '0' or '0,2-3', got "
+                              f"{text!r}") from None
+        if first < 0 or last < first:
+            raise ConfigError(f"scoring.process_cpus has a bad range {part!r}")
+        out.extend(range(first, last + 1))
+    return out
 
 
 @dataclass(frozen=True)
@@ -289,7 +330,9 @@ def _validate(config: GatewayConfig) -> None:
                         ("upstream.keepalive_timeout", up.keepalive_timeout),
                         ("log.flush_interval", log.flush_interval),
                         ("log.rotate_seconds", log.rotate_seconds),
-                        ("scoring.checkpoint_seconds", sc.checkpoint_seconds)):
+                        ("scoring.checkpoint_seconds", sc.checkpoint_seconds),
+                        ("scoring.tick", sc.tick), ("scoring.stall_seconds", sc.stall_seconds),
+                        ("scoring.start_timeout", sc.start_timeout)):
         if not float(value) > 0:
             raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
     if up.total_timeout is not None and not up.total_timeout > 0:
@@ -297,8 +340,12 @@ def _validate(config: GatewayConfig) -> None:
     for name, ivalue in (("upstream.pool_size", up.pool_size), ("log.queue_size", log.queue_size),
                          ("log.rotate_bytes", log.rotate_bytes),
                          ("scoring.batch_max", sc.batch_max),
-                         ("scoring.queue_size", sc.queue_size)):
+                         ("scoring.queue_size", sc.queue_size),
+                         ("scoring.buffer_bytes", sc.buffer_bytes)):
         _positive_int(ivalue, name)
+    sc.cpus()
+    if not 0 <= sc.process_nice <= 19:
+        raise ConfigError(f"scoring.process_nice must be 0 to 19, got {sc.process_nice}")
     _choice(sc.overflow, _OVERFLOW, "scoring.overflow")
     if not 400 <= config.block.status <= 599:
         raise ConfigError(f"block.status must be a 4xx or 5xx status, got {config.block.status}")

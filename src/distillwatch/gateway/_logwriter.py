@@ -86,8 +86,11 @@ class TrafficLogWriter:
         The record is serialised here, so the queue holds bytes: nothing waiting for a flush
         is left for the garbage collector to walk.
         """
+        await self.submit_line(orjson.dumps(record) + b"\n")
+
+    async def submit_line(self, line: bytes) -> None:
+        """Queue one record already serialised (one JSON line, newline included)."""
         self.stats.submitted += 1
-        line = orjson.dumps(record) + b"\n"
         try:
             self._queue.put_nowait(line)
         except asyncio.QueueFull:

@@ -1,4 +1,6 @@
-"""Scoring off the hot path: finished calls go to a queue; a background task feeds the scorer.
+"""Scoring in a thread of the gateway's process (``scoring.process: false``; the scorer
+process, ``_scorer_proc``, is the default): finished calls go to a queue; a background task
+feeds the scorer.
 
 The request path only reads ``risk_of``; this task gathers finished records for one tick and
 hands them (at most ``batch_max`` at a time, in arrival order) to ``observe`` in one worker
