@@ -311,6 +311,9 @@ def spark_save_partials(tables: SparkTables, state: str) -> list[date]:
     from distillwatch.profile import PARTIALS, calls_view_sql, partial_sql
 
     tables.create_view("_dw_c", calls_view_sql())
+    # Parquet timestamps as DuckDB and pyarrow read them (Spark's default is the legacy INT96),
+    # so a state folder can be continued by either engine
+    tables.spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     days = [r.day for r in tables.spark.sql(
         "SELECT DISTINCT CAST(ts AS DATE) AS day FROM calls ORDER BY day").collect()
         if r.day is not None]
