@@ -98,3 +98,21 @@ def test_merge_accounts_newest_wins() -> None:
         {"account_id": "a", "tier": "free"}, {"account_id": "b", "tier": "team"},
         {"account_id": "c", "tier": "free"}]
     assert merge_accounts(None, None) is None
+
+
+def test_cli_incremental(days: tuple[list[str], str, Path], full: Path) -> None:
+    from click.testing import CliRunner
+
+    from distillwatch.cli import cli
+
+    files, accounts, folder = days
+    state = folder / "cli-state"
+    for i, name in enumerate(files):
+        extra = ["--accounts", accounts] if i == 0 else []
+        result = CliRunner().invoke(cli, ["scan", name, "--incremental", str(state), "--out",
+                                          str(folder / "cli-out"), "-q", "--workers", "1",
+                                          *extra], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    assert_same_outputs(full, folder / "cli-out")
+    help_text = CliRunner().invoke(cli, ["scan", "--help"]).output
+    assert "--incremental" in help_text and "STATE_DIR" in help_text
