@@ -88,12 +88,16 @@ def merge_accounts(stored: pa.Table | None, new: pa.Table | None) -> pa.Table | 
 
 
 def read_state_accounts(state: Path) -> pa.Table | None:
+    """The stored accounts (a file, or the folder Spark writes), if any."""
     path = state / ACCOUNTS_FILE
     return pq.read_table(path) if path.exists() else None
 
 
 def write_state_accounts(state: Path, table: pa.Table) -> None:
+    """Replace the stored accounts (written beside, then moved: never half a file)."""
     state.mkdir(parents=True, exist_ok=True)
     tmp = state / f".{ACCOUNTS_FILE}.tmp"
     pq.write_table(table, tmp)
+    if (state / ACCOUNTS_FILE).is_dir():  # written by Spark (a folder of part files)
+        shutil.rmtree(state / ACCOUNTS_FILE)
     tmp.replace(state / ACCOUNTS_FILE)
