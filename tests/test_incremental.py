@@ -116,3 +116,30 @@ def test_cli_incremental(days: tuple[list[str], str, Path], full: Path) -> None:
     assert_same_outputs(full, folder / "cli-out")
     help_text = CliRunner().invoke(cli, ["scan", "--help"]).output
     assert "--incremental" in help_text and "STATE_DIR" in help_text
+
+
+def test_an_empty_state_gives_empty_partials_of_the_right_shape(tmp_path: Path) -> None:
+    with Store(tmp_path / "x.duckdb") as store:  # no calls table at all
+        prefix = duckdb_load_partials(store, tmp_path / "state")
+        store.ensure_accounts(ACCOUNTS_SCHEMA)
+        examples = store.query_arrow(f"SELECT * FROM {prefix}examples")
+        assert examples.num_rows == 0 and "request_id" in examples.column_names
+        assert account_profiles(store, partials=prefix).num_rows == 0
+
+
+def test_a_run_without_usable_calls(days: tuple[list[str], str, Path], tmp_path: Path) -> None:
+    from distillwatch.errors import InputError
+
+    files, accounts, _folder = days
+    junk = tmp_path / "junk.jsonl"
+    junk.write_text("{not json\n")
+    state = tmp_path / "state"
+    with pytest.raises(InputError, match="no usable call"):
+        scan([str(junk)], ScanOptions(out=tmp_path / "o", incremental=str(state), workers=1))
+    scan([files[0]], ScanOptions(out=tmp_path / "a", accounts=accounts, incremental=str(state),
+                                 workers=1))
+    # nothing new: the stored days are reported again, unchanged
+    again = scan([str(junk)], ScanOptions(out=tmp_path / "b", incremental=str(state),
+                                          workers=1))
+    assert again.read.bad == 1 and again.added == 0 and again.calls > 0
+    assert_same_outputs(tmp_path / "a", tmp_path / "b")

@@ -329,13 +329,13 @@ def spark_save_partials(tables: SparkTables, state: str) -> list[date]:
 def spark_load_partials(tables: SparkTables, state: str) -> str:
     """Views ``st_<partial>`` over every stored day; returns the prefix."""
     from distillwatch.engine._state import STATE_PREFIX
-    from distillwatch.profile import PARTIALS, partial_sql
+    from distillwatch.profile import PARTIALS, empty_partial_sql
 
     for name in PARTIALS:
         try:
             df = tables.spark.read.parquet(_state_path(state, name))
         except AnalysisException:  # nothing stored for this partial yet
-            df = tables.spark.sql(f"SELECT * FROM ({partial_sql(name)}) empty WHERE FALSE")
+            df = tables.spark.sql(empty_partial_sql(name, tables))
         df.createOrReplaceTempView(f"{STATE_PREFIX}{name}")
     return STATE_PREFIX
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from distillwatch.ingest import ACCOUNTS_SCHEMA, Store
-from distillwatch.profile import PARTIALS, calls_view_sql, partial_sql
+from distillwatch.profile import PARTIALS, calls_view_sql, empty_partial_sql, partial_sql
 
 __all__ = ["ACCOUNTS_FILE", "RUN_DB", "STATE_PREFIX", "duckdb_load_partials",
            "duckdb_save_partials", "merge_accounts", "read_state_accounts", "run_days",
@@ -67,7 +67,7 @@ def duckdb_load_partials(store: Store, state: Path) -> str:
             source = (f"SELECT * FROM read_parquet({_quoted(folder / 'day=*' / '*.parquet')}, "
                       "hive_partitioning = true)")
         else:  # nothing stored for this partial yet: an empty table of its shape
-            source = f"SELECT * FROM ({partial_sql(name)}) empty WHERE FALSE"
+            source = empty_partial_sql(name, store)
         store.create_view(f"{STATE_PREFIX}{name}", source)
     return STATE_PREFIX
 

@@ -11,6 +11,7 @@ from distillwatch.profile._partials import (
     PARTIALS,
     TOPIC_SAMPLE_PER_ACCOUNT,
     calls_view_sql,
+    empty_partial_sql,
     partial_sql,
     partials_profile_sql,
 )
@@ -19,8 +20,8 @@ from distillwatch.profile._topics import embed, topic_features, topic_sample_sql
 
 __all__ = ["ACCOUNT_PROFILE_SQL", "DAILY_SERIES_SQL", "EXAMPLES_PER_ACCOUNT", "PARTIALS",
            "TOPIC_SAMPLE_PER_ACCOUNT", "account_profile_sql", "account_profiles",
-           "calls_view_sql", "daily_series", "embed", "partial_sql", "partials_profile_sql",
-           "register_wanted", "topic_features"]
+           "calls_view_sql", "daily_series", "embed", "empty_partial_sql", "partial_sql",
+           "partials_profile_sql", "register_wanted", "topic_features"]
 
 #: The report's timelines from an incremental scan's per-day partials (``<prefix>base``).
 _PARTIAL_DAILY_SQL = """

@@ -20,10 +20,11 @@ that grows with calls (a few bytes a call), not with accounts; see docs/scale.md
 
 from __future__ import annotations
 
+from distillwatch.engine import Tables
 from distillwatch.profile._sql import HIGH_MAX_TOKENS, SIDE_MODE_TOKENS
 
 __all__ = ["EXAMPLES_PER_ACCOUNT", "PARTIALS", "TOPIC_SAMPLE_PER_ACCOUNT", "calls_view_sql",
-           "partial_sql", "partials_profile_sql"]
+           "empty_partial_sql", "partial_sql", "partials_profile_sql"]
 
 #: Distinct prompts per account that topic sampling embeds (the sample is kept per day).
 TOPIC_SAMPLE_PER_ACCOUNT = 40
@@ -93,24 +94,24 @@ _BASE = (
               for c, _ in _MEANS)
     + "    CAST(SUM(COALESCE(n, 1)) AS BIGINT) AS n_sum,\n"
     + ",\n".join(f"    {_count(cond, name + '_calls')}" for cond, name in _SHARES)
-    + "\nFROM _dw_c GROUP BY account_id, day"
+    + "\nFROM __C__ GROUP BY account_id, day"
 )
 
 _VALUES = "\nUNION ALL\n".join(
-    f"SELECT account_id, day, '{col}' AS kind, CAST({col} AS STRING) AS value FROM _dw_c "
+    f"SELECT account_id, day, '{col}' AS kind, CAST({col} AS STRING) AS value FROM __C__ "
     f"WHERE {col} IS NOT NULL GROUP BY 1, 2, 4" for col, _ in _DISTINCT)
 
 _TEMPLATES = f"""
 SELECT account_id, day, 'prefix' AS kind, template_prefix AS t, COUNT(*) AS k,
     CAST(0 AS BIGINT) AS k_long
-FROM _dw_c WHERE template_prefix IS NOT NULL GROUP BY account_id, day, template_prefix
+FROM __C__ WHERE template_prefix IS NOT NULL GROUP BY account_id, day, template_prefix
 UNION ALL
 SELECT account_id, day, 'suffix', template_suffix, COUNT(*), CAST(0 AS BIGINT)
-FROM _dw_c WHERE template_suffix IS NOT NULL GROUP BY account_id, day, template_suffix
+FROM __C__ WHERE template_suffix IS NOT NULL GROUP BY account_id, day, template_suffix
 UNION ALL
 SELECT account_id, day, 'system', system_hash, COUNT(*),
     {_count(f"completion_tokens >= {SIDE_MODE_TOKENS}", "k_long")}
-FROM _dw_c GROUP BY account_id, day, system_hash
+FROM __C__ GROUP BY account_id, day, system_hash
 """
 
 _TOPICS = f"""
@@ -119,7 +120,7 @@ SELECT account_id, day, prompt_hash, user_excerpt FROM (
         row_number() OVER (PARTITION BY account_id, day ORDER BY prompt_hash) AS r
     FROM (
         SELECT account_id, day, prompt_hash, MIN(user_excerpt) AS user_excerpt
-        FROM _dw_c WHERE prompt_hash IS NOT NULL GROUP BY account_id, day, prompt_hash
+        FROM __C__ WHERE prompt_hash IS NOT NULL GROUP BY account_id, day, prompt_hash
     ) d
 ) s WHERE r <= {TOPIC_SAMPLE_PER_ACCOUNT}
 """
@@ -136,7 +137,7 @@ SELECT {", ".join(_EXAMPLE_COLUMNS)} FROM (
         PARTITION BY account_id, day
         ORDER BY (CASE WHEN cot OR COALESCE(top_logprobs, 0) >= 5 OR logit_bias_size > 0
                        OR COALESCE(n, 1) > 1 THEN 0 ELSE 1 END), prompt_hash, request_id) AS r
-    FROM _dw_c WHERE user_excerpt IS NOT NULL
+    FROM __C__ WHERE user_excerpt IS NOT NULL
 ) s WHERE r <= {EXAMPLES_PER_ACCOUNT}
 """
 
@@ -145,13 +146,13 @@ SELECT {", ".join(_EXAMPLE_COLUMNS)} FROM (
 #: (the link stage's blocking keys per account) comes from ``link``, which owns them.
 _QUERIES: dict[str, str] = {
     "base": _BASE,
-    "hours": "SELECT account_id, day, hour, COUNT(*) AS k FROM _dw_c "
+    "hours": "SELECT account_id, day, hour, COUNT(*) AS k FROM __C__ "
              "GROUP BY account_id, day, hour",
     "values": _VALUES,
-    "prompts": "SELECT account_id, day, prompt_hash, model, COUNT(*) AS k FROM _dw_c "
+    "prompts": "SELECT account_id, day, prompt_hash, model, COUNT(*) AS k FROM __C__ "
                "WHERE prompt_hash IS NOT NULL GROUP BY account_id, day, prompt_hash, model",
     "templates": _TEMPLATES,
-    "timeline": "SELECT account_id, day, ts_ms, COUNT(*) AS k FROM _dw_c "
+    "timeline": "SELECT account_id, day, ts_ms, COUNT(*) AS k FROM __C__ "
                 "GROUP BY account_id, day, ts_ms",
     "topics": _TOPICS,
     "examples": _EXAMPLES,
@@ -161,13 +162,25 @@ _QUERIES: dict[str, str] = {
 PARTIALS: tuple[str, ...] = (*_QUERIES, "keys")
 
 
-def partial_sql(name: str) -> str:
-    """The query that computes partial ``name`` from the view ``_dw_c``."""
+def partial_sql(name: str, calls_view: str = "_dw_c") -> str:
+    """The query that computes partial ``name`` from ``calls_view`` (see ``calls_view_sql``)."""
     if name == "keys":
         from distillwatch.link import key_counts_sql  # link imports profile: import late
 
-        return key_counts_sql("_dw_c", by_day=True)
-    return _QUERIES[name]
+        return key_counts_sql(calls_view, by_day=True)
+    return _QUERIES[name].replace("__C__", calls_view)
+
+
+def empty_partial_sql(name: str, tables: Tables) -> str:
+    """An empty table of partial ``name``'s shape (for a state that has none of it yet).
+
+    Computed from an empty table of the call schema, so it needs no ``calls`` of this run.
+    """
+    from distillwatch.features import CALL_FEATURES_SCHEMA
+
+    tables.register_table("_dw_no_calls", CALL_FEATURES_SCHEMA.empty_table())
+    tables.create_view("_dw_c0", calls_view_sql("_dw_no_calls"))
+    return f"SELECT * FROM ({partial_sql(name, '_dw_c0')}) empty"
 
 
 def calls_view_sql(calls: str = "calls") -> str:
