@@ -178,3 +178,17 @@ def test_incremental_days_equal_a_full_duckdb_scan(
     scan(days, ScanOptions(out=folder / "full-3", db=folder / "full-3.duckdb",
                            accounts=accounts, workers=1))
     assert_same_outputs(folder / "full-3", folder / "inc-duck")
+
+
+def test_an_empty_state_loads_as_empty_partials_on_spark(spark: Any, tmp_path: Path) -> None:
+    from distillwatch.engine.spark import spark_load_partials
+
+    tables = SparkTables(spark)
+    try:
+        prefix = spark_load_partials(tables, str(tmp_path / "state"))
+        examples = tables.query_arrow(f"SELECT * FROM {prefix}examples")
+        assert examples.num_rows == 0 and "request_id" in examples.column_names
+        assert tables.query_arrow(f"SELECT * FROM {prefix}timeline").column_names == [
+            "account_id", "day", "ts_ms", "k"]
+    finally:
+        tables.close()
