@@ -49,6 +49,23 @@ def make_logs(folder: Path) -> tuple[list[str], str]:
     return [str(sim / "traffic.jsonl.gz"), str(extra)], str(sim / "accounts.jsonl")
 
 
+def split_by_day(logs: Path, folder: Path) -> list[str]:
+    """One JSONL file per UTC day of ``logs`` (a day's logs, as an incremental run gets them)."""
+    import orjson
+
+    days: dict[str, list[bytes]] = {}
+    with gzip.open(logs, "rb") as fh:
+        for line in fh:
+            days.setdefault(orjson.loads(line)["ts"][:10], []).append(line)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for day in sorted(days):
+        path = folder / f"{day}.jsonl"
+        path.write_bytes(b"".join(days[day]))
+        names.append(str(path))
+    return names
+
+
 def assert_same(a: Any, b: Any, where: str = "", tol: float = 1e-9) -> None:
     """Equal structures; floats equal to ``tol`` (relative above 1), everything else exactly."""
     diffs = value_differences(a, b, where, tol)

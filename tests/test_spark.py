@@ -16,7 +16,13 @@ from distillwatch.detect import AccountScorer
 from distillwatch.ingest import ACCOUNTS_SCHEMA, ReadStats, Store, read_accounts
 from distillwatch.profile import account_profiles
 from distillwatch.scan import ScanOptions, ScanSummary, ingest, scan
-from spark_support import assert_same, assert_same_outputs, make_logs, require_spark
+from spark_support import (
+    assert_same,
+    assert_same_outputs,
+    make_logs,
+    require_spark,
+    split_by_day,
+)
 
 require_spark()
 
@@ -151,3 +157,38 @@ def test_a_store_adds_new_logs_without_reparsing_history(
                                 "ORDER BY request_id")
     assert got.to_pylist() == want.to_pylist()
     assert {p.name for p in Path(store).iterdir() if p.name.startswith("day=")}
+
+
+def test_incremental_days_equal_a_full_duckdb_scan(
+        spark: Any, logs: tuple[list[str], str, Path]) -> None:
+    """Day 1 then day 2 on Spark with --incremental (the second run reads only day 2's logs and
+    the stored partials) equal DuckDB's full scan of both days; DuckDB then continues the same
+    state folder with day 3 and equals its full scan of all three."""
+    inputs, accounts, folder = logs
+    days = split_by_day(Path(inputs[0]), folder / "days")
+    assert len(days) == 3
+    state = folder / "inc-state"
+    for i, name in enumerate(days[:2]):
+        scan([name], ScanOptions(out=folder / "inc-spark", accounts=accounts if i == 0 else None,
+                                 engine="spark", incremental=str(state)))
+    scan(days[:2], ScanOptions(out=folder / "full-2", db=folder / "full-2.duckdb",
+                               accounts=accounts, workers=1))
+    assert_same_outputs(folder / "full-2", folder / "inc-spark")
+    scan([days[2]], ScanOptions(out=folder / "inc-duck", incremental=str(state), workers=1))
+    scan(days, ScanOptions(out=folder / "full-3", db=folder / "full-3.duckdb",
+                           accounts=accounts, workers=1))
+    assert_same_outputs(folder / "full-3", folder / "inc-duck")
+
+
+def test_an_empty_state_loads_as_empty_partials_on_spark(spark: Any, tmp_path: Path) -> None:
+    from distillwatch.engine.spark import spark_load_partials
+
+    tables = SparkTables(spark)
+    try:
+        prefix = spark_load_partials(tables, str(tmp_path / "state"))
+        examples = tables.query_arrow(f"SELECT * FROM {prefix}examples")
+        assert examples.num_rows == 0 and "request_id" in examples.column_names
+        assert tables.query_arrow(f"SELECT * FROM {prefix}timeline").column_names == [
+            "account_id", "day", "ts_ms", "k"]
+    finally:
+        tables.close()

@@ -5,6 +5,7 @@ This is the library form of ``distillwatch scan``; the CLI only parses options a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -62,6 +63,9 @@ class ScanOptions:
     spark_master: str | None = None  # default local[*]
     spark_conf: tuple[tuple[str, str], ...] = ()
     spark_store: str | None = None  # Parquet folder of featurised calls kept across runs
+    #: State folder of an incremental scan: per-account, per-day partial aggregates; a run
+    #: reads only its own logs plus the stored partials (docs/scale.md, "Incremental runs").
+    incremental: str | None = None
 
 
 @dataclass
@@ -146,19 +150,21 @@ def _feature_batches(files: list[str], options: ScanOptions, stats: ReadStats,
         yield call_features(batch)
 
 
-def link_scores(store: Tables, scorer: AccountScorer, scores: ScoreResult
-          ) -> tuple[ScoreResult, dict[str, str], list[ClusterFinding]]:
+def link_scores(store: Tables, scorer: AccountScorer, scores: ScoreResult,
+                partials: str | None = None
+                ) -> tuple[ScoreResult, dict[str, str], list[ClusterFinding]]:
     """Link accounts, score each group as one operation, let members inherit its risk.
 
     Only groups whose own verdict is not ``normal`` are reported (a ``cluster_id`` in
     ``accounts.csv`` and a finding): a company's many keys or a campus behind one address are
-    linked too, but they are not an operation to act on.
+    linked too, but they are not an operation to act on. ``partials`` names an incremental
+    scan's stored partials (a table-name prefix) to use instead of ``calls``.
     """
     harvesting = [a for a, v in zip(scores.account_ids, scores.verdicts, strict=True)
                   if v == HARVESTING]
-    edges, _population = candidate_edges(store, flagged=harvesting)
+    edges, _population = candidate_edges(store, flagged=harvesting, partials=partials)
     linking = link_graph(edges)
-    scored = score_clusters(store, linking, scorer, scores)
+    scored = score_clusters(store, linking, scorer, scores, partials=partials)
     if scored is None:
         return scores, {}, []
     cluster_profiles, cluster_scores = scored
@@ -174,10 +180,11 @@ def link_scores(store: Tables, scorer: AccountScorer, scores: ScoreResult
 
 def _write_outputs(store: Tables, options: ScanOptions, summary: ScanSummary,
                    profiles: pa.Table, scores: ScoreResult, clusters: dict[str, str],
-                   cluster_findings: list[ClusterFinding]) -> dict[str, Path]:
+                   cluster_findings: list[ClusterFinding], partials: str | None
+                   ) -> dict[str, Path]:
     """``accounts.csv``, ``findings.jsonl`` (operations first) and ``report.html``."""
     findings = build_account_findings(store, profiles, scores, redact=options.redact,
-                                      clusters=clusters)
+                                      clusters=clusters, partials=partials)
     paths = {
         "accounts": options.out / "accounts.csv",
         "findings": options.out / "findings.jsonl",
@@ -203,6 +210,9 @@ def scan(inputs: Sequence[str], options: ScanOptions, *, on_rows: Progress | Non
     options.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     stage("ingest")
+    if options.incremental and options.spark_store:
+        raise ConfigError("--incremental keeps per-account partials, --spark-store whole "
+                          "calls: choose one")
     if options.engine == "spark":
         from distillwatch.engine.spark import spark_tables
 
@@ -211,16 +221,94 @@ def scan(inputs: Sequence[str], options: ScanOptions, *, on_rows: Progress | Non
                               "traffic-log JSONL and Parquet run on Spark")
 
         with spark_tables(options.spark_master, options.spark_conf) as tables:
-            _ingest_spark(tables, inputs, options, summary, on_rows)
-            _analyse(tables, options, summary, stage, t0)
+            if options.incremental:
+                _ingest_spark(tables, inputs, dataclasses.replace(options, accounts=None),
+                              summary, on_rows)
+                partials = _update_state_spark(tables, options, summary)
+            else:
+                _ingest_spark(tables, inputs, options, summary, on_rows)
+                partials = None
+            _analyse(tables, options, summary, stage, t0, partials)
         return summary
     if options.engine != "duckdb":
         raise ConfigError(f"unknown engine {options.engine!r}; choose one of "
                           + ", ".join(ENGINES))
+    if options.incremental:
+        _scan_incremental_duckdb(inputs, options, summary, stage, t0, on_rows)
+        return summary
     with Store(options.db) as store:
         ingest(store, inputs, options, summary, on_rows)
         _analyse(store, options, summary, stage, t0)
     return summary
+
+
+def _state_accounts(options: ScanOptions, summary: ScanSummary, stored: pa.Table | None
+                    ) -> tuple[pa.Table | None, bool]:
+    """The accounts an incremental run knows: stored ones updated from ``--accounts``."""
+    from distillwatch.engine._state import merge_accounts
+
+    if not options.accounts:
+        return stored, False
+    bad: list[InputError] = []
+    new = read_accounts(options.accounts, strict=options.strict, bad=bad)
+    summary.account_file_bad = [str(b) for b in bad]
+    return merge_accounts(stored, new), True
+
+
+def _scan_incremental_duckdb(inputs: Sequence[str], options: ScanOptions,
+                             summary: ScanSummary, stage: Callable[[str], None], t0: float,
+                             on_rows: Progress | None) -> None:
+    """This run's calls in a scratch database; the profile from every stored day's partials."""
+    from distillwatch.engine._state import (
+        RUN_DB,
+        duckdb_load_partials,
+        duckdb_save_partials,
+        read_state_accounts,
+        write_state_accounts,
+    )
+
+    state = Path(options.incremental or "")
+    state.mkdir(parents=True, exist_ok=True)
+    run_db = state / RUN_DB
+    for leftover in (run_db, run_db.with_name(RUN_DB + ".wal")):
+        leftover.unlink(missing_ok=True)
+    try:
+        with Store(run_db) as store:
+            ingest(store, inputs, dataclasses.replace(options, accounts=None), summary,
+                   on_rows)
+            accounts, changed = _state_accounts(options, summary, read_state_accounts(state))
+            if changed and accounts is not None:
+                write_state_accounts(state, accounts)
+            if accounts is not None:
+                store.upsert_accounts(accounts)
+            if store.count_calls():
+                duckdb_save_partials(store, state)
+            _analyse(store, options, summary, stage, t0, duckdb_load_partials(store, state))
+    finally:
+        for leftover in (run_db, run_db.with_name(RUN_DB + ".wal")):
+            leftover.unlink(missing_ok=True)
+
+
+def _update_state_spark(tables: SparkTables, options: ScanOptions, summary: ScanSummary
+                        ) -> str:
+    """Store the run's partials in the state folder; views over all stored days."""
+    from distillwatch.engine.spark import (
+        spark_load_partials,
+        spark_read_state_accounts,
+        spark_save_partials,
+        spark_write_state_accounts,
+    )
+
+    state = options.incremental or ""
+    accounts, changed = _state_accounts(options, summary,
+                                        spark_read_state_accounts(tables, state))
+    if changed and accounts is not None:
+        spark_write_state_accounts(tables, state, accounts)
+    if accounts is not None:
+        tables.register_table("accounts", accounts)
+    if tables.count_calls():
+        spark_save_partials(tables, state)
+    return spark_load_partials(tables, state)
 
 
 def _ingest_spark(tables: SparkTables, inputs: Sequence[str], options: ScanOptions,
@@ -242,16 +330,23 @@ def _ingest_spark(tables: SparkTables, inputs: Sequence[str], options: ScanOptio
 
 
 def _analyse(store: Tables, options: ScanOptions, summary: ScanSummary,
-             stage: Callable[[str], None], t0: float) -> None:
-    """Everything after ingest, on whichever engine holds the ``calls`` table."""
+             stage: Callable[[str], None], t0: float, partials: str | None = None) -> None:
+    """Everything after ingest, on whichever engine holds the ``calls`` table.
+
+    With ``partials`` (an incremental scan), on the stored per-day partials instead.
+    """
     t1 = time.perf_counter()
-    summary.calls = store.count_calls()
+    if partials is None:
+        summary.calls = store.count_calls()
+    else:
+        total = store.query_arrow(f"SELECT CAST(SUM(n_calls) AS BIGINT) FROM {partials}base")
+        summary.calls = int(total.column(0)[0].as_py() or 0)
     if summary.calls == 0:
         raise InputError("no usable call in the inputs"
                          + (f" ({summary.read.bad} bad lines)" if summary.read.bad else ""),
                          path=", ".join(summary.read.files) or None)
     stage("profile")
-    profiles = account_profiles(store)
+    profiles = account_profiles(store, partials=partials)
     t2 = time.perf_counter()
     stage("score")
     scorer = AccountScorer(options.model).fit(profiles)
@@ -261,7 +356,7 @@ def _analyse(store: Tables, options: ScanOptions, summary: ScanSummary,
     cluster_findings: list[ClusterFinding] = []
     if options.link:
         stage("link")
-        scores, clusters, cluster_findings = link_scores(store, scorer, scores)
+        scores, clusters, cluster_findings = link_scores(store, scorer, scores, partials)
         summary.clusters = len(cluster_findings)
         summary.clustered_accounts = len(clusters)
     known = store.query_arrow("SELECT account_id FROM accounts").column(0).to_pylist()
@@ -272,7 +367,7 @@ def _analyse(store: Tables, options: ScanOptions, summary: ScanSummary,
     summary.harvesting = sum(v == HARVESTING for v in scores.verdicts)
     summary.suspicious = sum(v == SUSPICIOUS for v in scores.verdicts)
     paths = _write_outputs(store, options, summary, profiles, scores, clusters,
-                           cluster_findings)
+                           cluster_findings, partials)
     summary.outputs = {k: str(v) for k, v in paths.items()}
     t5 = time.perf_counter()
     summary.seconds = {"ingest": t1 - t0, "profile": t2 - t1, "score": t3 - t2,

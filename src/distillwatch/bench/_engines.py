@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 import distillwatch
-from distillwatch.bench._parity import output_differences
+from distillwatch.bench._parity import column_differences, output_differences
 from distillwatch.bench._runner import SEEDS, default_json_path
 from distillwatch.convert import convert_to_parquet
 from distillwatch.sim import simulate
@@ -44,7 +44,8 @@ _CHILD = r"""
 import json, sys, time
 from pathlib import Path
 from distillwatch.scan import ScanOptions, scan
-engine, out, accounts, master, *inputs = sys.argv[1:]
+engine, out, accounts, master, conf, *inputs = sys.argv[1:]
+conf = [tuple(kv.split("=", 1)) for kv in conf.split(",") if kv]
 marks = {}
 spark = None
 def totals():
@@ -65,11 +66,12 @@ def on_stage(name):
 t0 = time.perf_counter()
 if engine == "spark":
     from distillwatch.engine.spark import spark_session
-    spark, _ = spark_session(master)
+    spark, _ = spark_session(master, conf)
     spark.range(1).count()
 t_session = time.perf_counter() - t0
 summary = scan(inputs, ScanOptions(out=Path(out), db=Path(out) / "calls.duckdb",
-                                   accounts=accounts, engine=engine), on_stage=on_stage)
+                                   accounts=accounts, engine=engine, spark_master=master,
+                                   spark_conf=tuple(conf)), on_stage=on_stage)
 marks["end"] = totals()
 print(json.dumps({"summary": summary.as_dict(), "marks": marks, "session_s": t_session,
                   "wall_s": time.perf_counter() - t0}))
@@ -103,13 +105,14 @@ def _tree_rss(root: int) -> int:
     return total
 
 
-def run_scan(engine: str, inputs: list[str], accounts: str, out: Path, master: str
-             ) -> dict[str, Any]:
+def run_scan(engine: str, inputs: list[str], accounts: str, out: Path, master: str,
+             conf: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     log = (out / "stderr.log").open("wb")
+    conf_arg = ",".join(f"{k}={v}" for k, v in conf)
     proc = subprocess.Popen([sys.executable, "-c", _CHILD, engine, str(out), accounts, master,
-                             *inputs], stdout=subprocess.PIPE, stderr=log, env=env)
+                             conf_arg, *inputs], stdout=subprocess.PIPE, stderr=log, env=env)
     peak = 0
     done = threading.Event()
 
@@ -132,6 +135,11 @@ def run_scan(engine: str, inputs: list[str], accounts: str, out: Path, master: s
     return result
 
 
+def _load_average() -> list[float]:
+    """1, 5 and 15 minute load averages when the bench ends (the machine is shared)."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def _stage_costs(marks: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
     order = [k for k in ("ingest", "profile", "score", "link", "report", "end") if k in marks]
     out: dict[str, dict[str, float]] = {}
@@ -141,12 +149,24 @@ def _stage_costs(marks: dict[str, dict[str, float]]) -> dict[str, dict[str, floa
 
 
 def _quarter(src: Path, dst: Path) -> int:
+    """The first quarter of ``src``'s lines, streamed (a medium suite does not fit in lists)."""
     with gzip.open(src, "rb") as fh:
-        lines = fh.readlines()
-    keep = lines[: len(lines) // 4]
-    with gzip.open(dst, "wb", compresslevel=6) as fh:
-        fh.writelines(keep)
-    return len(keep)
+        total = sum(1 for _ in fh)
+    keep = total // 4
+    with gzip.open(src, "rb") as fh, gzip.open(dst, "wb", compresslevel=6) as out:
+        out.writelines(itertools.islice(fh, keep))
+    return keep
+
+
+#: Above this size a single gzip file is not scanned by Spark in the bench: it is one task and
+#: one in-memory row (``binaryFile``) on one core, which is what ``distillwatch convert`` is for.
+SPARK_GZIP_MAX_BYTES = 512 << 20
+
+#: Settings for the bench's local-mode Spark runs. In local mode the executors live in the
+#: driver JVM; with a 4g heap and 8 shuffle partitions the medium suite's profile aggregation
+#: failed with AGGREGATE_OUT_OF_MEMORY (two concurrent tasks, the cached calls holding half the
+#: unified memory), so: a bigger heap and smaller tasks (adaptive execution coalesces them).
+SPARK_BENCH_CONF = (("spark.driver.memory", "8g"), ("spark.sql.shuffle.partitions", "32"))
 
 
 def run_engine_bench(size: str = "small", *, master: str = "local[2]",
@@ -170,16 +190,36 @@ def run_engine_bench(size: str = "small", *, master: str = "local[2]",
     if not (work / "parquet-quarter").exists():
         convert_to_parquet([str(quarter)], work / "parquet-quarter")
     runs: dict[str, dict[str, Any]] = {}
+    load_start = _load_average()
     plan = [("duckdb-jsonl", "duckdb", full), ("duckdb-jsonl-quarter", "duckdb", quarter),
             ("spark-jsonl", "spark", full), ("spark-parquet", "spark", work / "parquet-full"),
             ("spark-parquet-quarter", "spark", work / "parquet-quarter")]
+    skipped: dict[str, str] = {}
+    if full.stat().st_size > SPARK_GZIP_MAX_BYTES:
+        skipped["spark-jsonl"] = (f"one {full.stat().st_size / 2**20:,.0f} MiB gzip file is one "
+                                  "Spark task and one in-memory row; scanned as Parquet instead")
+    conf = SPARK_BENCH_CONF if master.startswith("local") else ()
     for name, engine, source in plan:
+        if name in skipped:
+            continue
+        done = work / name / "run.json"
+        if done.exists():  # an earlier, interrupted bench in this workdir ran it already
+            print(f"reusing {name} from {done}", file=sys.stderr, flush=True)
+            runs[name] = json.loads(done.read_text())
+            continue
         print(f"running {name} ...", file=sys.stderr, flush=True)
-        runs[name] = run_scan(engine, [str(source)], accounts, work / name, master)
+        runs[name] = run_scan(engine, [str(source)], accounts, work / name, master,
+                              conf if engine == "spark" else ())
+        done.write_text(json.dumps(runs[name], default=str) + "\n")
+        (work / "runs-so-far.json").write_text(json.dumps(runs, indent=2, default=str) + "\n")
     parity: dict[str, Any] = {}
+    parity_columns: dict[str, Any] = {}
     for name in ("spark-jsonl", "spark-parquet"):
+        if name not in runs:
+            continue
         diffs = output_differences(work / "duckdb-jsonl", work / name)
         parity[name] = True if not diffs else f"differs: {diffs[:5]}"
+        parity_columns[name] = column_differences(work / "duckdb-jsonl", work / name)
     rows = []
     for name, r in runs.items():
         calls = r["summary"]["calls"]
@@ -204,10 +244,13 @@ def run_engine_bench(size: str = "small", *, master: str = "local[2]",
                                     if p.is_file()),
                "convert_s": convert_s}
     result = {"suite": size, "seed": SEEDS[size], "master": master,
-              "machine": "2 cores, 24 GiB, SHARED with 4 other workers (CPU contention)",
+              "machine": "2 cores, 24 GiB, SHARED with other workers (CPU contention)",
               "command": command or f"distillwatch bench --engine spark --size {size} "
                                     f"--spark-master {master}",
-              "date": time.strftime("%Y-%m-%d"), "parity_with_duckdb": parity, "runs": rows,
+              "date": time.strftime("%Y-%m-%d"), "parity_with_duckdb": parity,
+              "parity_by_column": parity_columns, "skipped": skipped,
+              "spark_conf": dict(conf),
+              "load_average": {"start": load_start, "end": _load_average()}, "runs": rows,
               "cost_model": costs, "storage": storage}
     path = json_path or default_json_path(f"spark-{size}", work)
     path.write_text(json.dumps(result, indent=2) + "\n")
@@ -220,6 +263,8 @@ def run_engine_bench(size: str = "small", *, master: str = "local[2]",
                       str(parity.get(row["run"], "reference" if row["run"] == "duckdb-jsonl"
                                      else "")))
     Console().print(table)
+    for name, why in skipped.items():
+        Console().print(f"not run: {name} ({why})")
     Console().print(f"fixed and marginal cost: {costs}\nwrote {path}")
 
     return result

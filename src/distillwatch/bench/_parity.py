@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["output_differences", "value_differences"]
+__all__ = ["column_differences", "output_differences", "value_differences"]
 
 
 def value_differences(a: Any, b: Any, where: str = "", tol: float = 1e-9) -> list[str]:
@@ -50,3 +50,26 @@ def output_differences(a: Path, b: Path, tol: float = 1e-9) -> list[str]:
     findings = [[orjson.loads(x) for x in (d / "findings.jsonl").read_bytes().splitlines()]
                 for d in (a, b)]
     return diffs + value_differences(findings[0], findings[1], "findings.jsonl", tol)
+
+
+def column_differences(a: Path, b: Path, tol: float = 1e-9) -> dict[str, dict[str, int]]:
+    """Per column, how many rows differ: ``accounts.csv`` by account, findings by position.
+
+    The parity summary a benchmark reports: every column of both files with its count of
+    differing rows (0 everywhere when the scans agree), plus the row counts themselves.
+    """
+    rows = [{r["account_id"]: r for r in _rows(d / "accounts.csv")} for d in (a, b)]
+    accounts = {"rows": len(rows[0]),
+                "missing_or_extra": len(rows[0].keys() ^ rows[1].keys())}
+    shared = rows[0].keys() & rows[1].keys()
+    for column in next(iter(rows[0].values()), {}):
+        accounts[column] = sum(bool(value_differences(rows[0][k][column], rows[1][k][column],
+                                                      tol=tol)) for k in shared)
+    found = [[orjson.loads(x) for x in (d / "findings.jsonl").read_bytes().splitlines()]
+             for d in (a, b)]
+    findings = {"rows": len(found[0]), "missing_or_extra": abs(len(found[0]) - len(found[1]))}
+    for x, y in zip(found[0], found[1], strict=False):
+        for key in x.keys() | y.keys():
+            findings.setdefault(key, 0)
+            findings[key] += bool(value_differences(x.get(key), y.get(key), tol=tol))
+    return {"accounts.csv": accounts, "findings.jsonl": findings}

@@ -60,11 +60,17 @@ def _parse_conf(_ctx: click.Context, _param: click.Parameter, values: tuple[str,
               help="For --engine spark: a folder (local, hdfs://, s3a://) that keeps the "
                    "featurised calls as Parquet by day, as --db does for DuckDB; a later scan "
                    "parses only its new logs and profiles the whole history.")
+@click.option("--incremental", "incremental", default=None, metavar="STATE_DIR",
+              help="Keep per-account state as per-day partial aggregates in STATE_DIR (local, "
+                   "or hdfs:// / s3a:// with --engine spark): each run reads only its own logs "
+                   "(e.g. one day's), replaces the stored partials of the days they cover, and "
+                   "reports on every stored day, exactly as a full rescan would. --db is not "
+                   "used; --accounts is remembered across runs.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display or summary.")
 def scan(traffic: tuple[str, ...], out: Path, accounts: str | None, db: Path, fmt: str,
          strict: bool, redact: bool, workers: int, link: bool, engine: str,
          spark_master: str | None, spark_conf: tuple[tuple[str, str], ...],
-         spark_store: str | None, quiet: bool) -> None:
+         spark_store: str | None, incremental: str | None, quiet: bool) -> None:
     """Rank the accounts in TRAFFIC logs by how likely they harvest outputs for distillation.
 
     TRAFFIC is one or more traffic-log files (.jsonl or .jsonl.gz), folders, globs, or - for
@@ -80,11 +86,12 @@ def scan(traffic: tuple[str, ...], out: Path, accounts: str | None, db: Path, fm
       distillwatch scan logs/2026-11-*.jsonl.gz --accounts accounts.jsonl --out scan-out
       distillwatch scan logs-parquet/ --engine spark --spark-master spark://head:7077 \\
           --spark-conf spark.executor.memory=8g --out scan-out
+      distillwatch scan logs/2026-11-25.jsonl.gz --incremental state/ --out scan-out
     """
     options = ScanOptions(out=out, db=db, accounts=accounts, fmt=fmt, strict=strict,
                           redact=redact, workers=workers, link=link, engine=engine,
                           spark_master=spark_master, spark_conf=spark_conf,
-                          spark_store=spark_store)
+                          spark_store=spark_store, incremental=incremental)
     with scan_progress(enabled=not quiet) as (on_rows, on_stage):
         summary = run_scan(traffic, options, on_rows=on_rows, on_stage=on_stage)
     if not quiet:

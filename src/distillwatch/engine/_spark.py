@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from datetime import date
 from functools import partial
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -28,7 +29,8 @@ from distillwatch.features import CALL_FEATURES_SCHEMA
 from distillwatch.ingest import CANONICAL_SCHEMA, STDIN, BadLine, MergeResult, ReadStats
 
 __all__ = ["SESSION_DEFAULTS", "SparkTables", "is_parquet", "read_calls", "spark_ddl",
-           "spark_session"]
+           "spark_load_partials", "spark_read_state_accounts", "spark_save_partials",
+           "spark_session", "spark_write_state_accounts"]
 
 #: Settings every distillwatch session gets (``--spark-conf`` may override all but the zone).
 SESSION_DEFAULTS: dict[str, str] = {
@@ -286,3 +288,69 @@ def _merge_into_store(tables: SparkTables, new: DataFrame, store: str) -> int:
     stored = _stored(tables.spark, store)
     tables.keep("calls", stored if stored is not None else fresh)
     return added
+
+
+# -- incremental state (layout: engine/_state.py) --------------------------------------------
+
+def _delete_path(spark: SparkSession, path: str) -> None:
+    """Remove a folder on whatever file system Spark writes (local, HDFS, s3a)."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    fs = hadoop_path.getFileSystem(conf)
+    fs.delete(hadoop_path, True)
+
+
+def _state_path(state: str, name: str) -> str:
+    return state.rstrip("/") + "/" + name
+
+
+def spark_save_partials(tables: SparkTables, state: str) -> list[date]:
+    """Compute the run's partials on the executors; replace the stored days the run covers."""
+    from distillwatch.profile import PARTIALS, calls_view_sql, partial_sql
+
+    tables.create_view("_dw_c", calls_view_sql())
+    # Parquet timestamps as DuckDB and pyarrow read them (Spark's default is the legacy INT96),
+    # so a state folder can be continued by either engine
+    tables.spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+    days = [r.day for r in tables.spark.sql(
+        "SELECT DISTINCT CAST(ts AS DATE) AS day FROM calls ORDER BY day").collect()
+        if r.day is not None]
+    for name in PARTIALS:
+        folder = _state_path(state, name)
+        for day in days:
+            _delete_path(tables.spark, f"{folder}/day={day.isoformat()}")
+        tables.spark.sql(partial_sql(name)).write.mode("append").partitionBy("day").parquet(
+            folder)
+    return days
+
+
+def spark_load_partials(tables: SparkTables, state: str) -> str:
+    """Views ``st_<partial>`` over every stored day; returns the prefix."""
+    from distillwatch.engine._state import STATE_PREFIX
+    from distillwatch.profile import PARTIALS, empty_partial_sql
+
+    for name in PARTIALS:
+        try:
+            df = tables.spark.read.parquet(_state_path(state, name))
+        except AnalysisException:  # nothing stored for this partial yet
+            df = tables.spark.sql(empty_partial_sql(name, tables))
+        df.createOrReplaceTempView(f"{STATE_PREFIX}{name}")
+    return STATE_PREFIX
+
+
+def spark_read_state_accounts(tables: SparkTables, state: str) -> pa.Table | None:
+    from distillwatch.engine._state import ACCOUNTS_FILE
+
+    try:
+        return tables.spark.read.parquet(_state_path(state, ACCOUNTS_FILE)).toArrow()
+    except AnalysisException:
+        return None
+
+
+def spark_write_state_accounts(tables: SparkTables, state: str, table: pa.Table) -> None:
+    from distillwatch.engine._state import ACCOUNTS_FILE
+
+    (tables.spark.createDataFrame(table).coalesce(1).write.mode("overwrite")
+     .parquet(_state_path(state, ACCOUNTS_FILE)))

@@ -14,14 +14,19 @@ try:
         is_parquet,
         read_calls,
         spark_ddl,
+        spark_load_partials,
+        spark_read_state_accounts,
+        spark_save_partials,
         spark_session,
+        spark_write_state_accounts,
     )
 except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ConfigError("the Spark engine needs PySpark: pip install 'distillwatch[spark]' "
                       f"(and Java 17) ({exc})") from exc
 
-__all__ = ["SparkTables", "is_parquet", "read_calls", "spark_ddl", "spark_session",
-           "spark_tables"]
+__all__ = ["SparkTables", "is_parquet", "read_calls", "spark_ddl", "spark_load_partials",
+           "spark_read_state_accounts", "spark_save_partials", "spark_session", "spark_tables",
+           "spark_write_state_accounts"]
 
 
 @contextmanager

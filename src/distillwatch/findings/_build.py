@@ -18,11 +18,11 @@ from distillwatch.findings._model import (
     ReasonEvidence,
 )
 from distillwatch.link import Linking
-from distillwatch.profile import daily_series, register_wanted
+from distillwatch.profile import EXAMPLES_PER_ACCOUNT, daily_series, register_wanted
 
 __all__ = ["EXAMPLES_SQL", "build_account_findings", "build_cluster_findings", "redact_text"]
 
-EXAMPLES_SQL = """
+_EXAMPLES_TEMPLATE = """
 SELECT account_id, request_id, ts, model, system_excerpt, user_excerpt, response_excerpt,
     max_tokens, temperature, n, logprobs, top_logprobs, logit_bias_size, reasoning_effort, cot,
     completion_tokens
@@ -31,11 +31,14 @@ FROM (
         PARTITION BY account_id
         ORDER BY (CASE WHEN cot OR COALESCE(top_logprobs, 0) >= 5 OR logit_bias_size > 0
                        OR COALESCE(n, 1) > 1 THEN 0 ELSE 1 END), prompt_hash, request_id) AS r
-    FROM calls WHERE account_id IN (SELECT account_id FROM _wanted_accounts)
+    FROM __CALLS__ WHERE account_id IN (SELECT account_id FROM _wanted_accounts)
         AND user_excerpt IS NOT NULL
 ) s WHERE r <= ?
 ORDER BY account_id, r
 """
+
+#: Example calls for the accounts in ``_wanted_accounts`` (``?``: how many each).
+EXAMPLES_SQL = _EXAMPLES_TEMPLATE.replace("__CALLS__", "calls")
 
 _STAT_COLUMNS = (
     "n_calls", "n_ok", "prompt_tokens", "completion_tokens", "reasoning_tokens", "active_days",
@@ -70,11 +73,19 @@ def build_account_findings(
     profiles: pa.Table,
     scores: ScoreResult,
     *,
-    examples_per_account: int = 3,
+    examples_per_account: int = EXAMPLES_PER_ACCOUNT,
     redact: bool = False,
     clusters: dict[str, str] | None = None,
+    partials: str | None = None,
 ) -> list[AccountFinding]:
-    """One finding per account whose verdict is not normal, riskiest first."""
+    """One finding per account whose verdict is not normal, riskiest first.
+
+    With ``partials`` (a table-name prefix), timelines and example calls come from an
+    incremental scan's stored per-day partials instead of ``calls``.
+    """
+    if partials is not None and examples_per_account > EXAMPLES_PER_ACCOUNT:
+        raise ValueError(f"the stored examples hold {EXAMPLES_PER_ACCOUNT} calls per account "
+                         "and day")
     flagged = [i for i, v in enumerate(scores.verdicts) if v != NORMAL]
     flagged.sort(key=lambda i: (-float(scores.risk[i]), scores.account_ids[i]))
     ids = [scores.account_ids[i] for i in flagged]
@@ -83,14 +94,16 @@ def build_account_findings(
     wanted = set(ids)
     rows = {r["account_id"]: r for r in profiles.to_pylist() if r["account_id"] in wanted}
     series: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in daily_series(store, ids).to_pylist():
+    for r in daily_series(store, ids, partials).to_pylist():
         series[r["account_id"]].append({
             "day": r["day"].isoformat(), "calls": r["calls"],
             "prompt_tokens": r["prompt_tokens"], "completion_tokens": r["completion_tokens"]})
     examples: dict[str, list[Example]] = defaultdict(list)
     shown = redact_text if redact else (lambda t: t)
     register_wanted(store, ids)
-    for r in store.query_arrow(EXAMPLES_SQL, [examples_per_account]).to_pylist():
+    examples_sql = (EXAMPLES_SQL if partials is None
+                    else _EXAMPLES_TEMPLATE.replace("__CALLS__", f"{partials}examples"))
+    for r in store.query_arrow(examples_sql, [examples_per_account]).to_pylist():
         params = {k: r[k] for k in ("max_tokens", "temperature", "n", "logprobs", "top_logprobs",
                                     "logit_bias_size", "reasoning_effort", "cot",
                                     "completion_tokens") if r[k] not in (None, False, 0)}

@@ -23,7 +23,7 @@ import pyarrow as pa
 from distillwatch.engine import Tables
 from distillwatch.ingest import ACCOUNTS_SCHEMA
 
-__all__ = ["EDGE_KINDS", "EdgeKind", "EdgePolicy", "candidate_edges"]
+__all__ = ["EDGE_KINDS", "EdgeKind", "EdgePolicy", "candidate_edges", "key_counts_sql"]
 
 
 @dataclass(frozen=True)
@@ -85,30 +85,37 @@ def _windows(table: str, prefix: str, column: str) -> str:
         FROM {table} WHERE {column} IS NOT NULL"""
 
 
-_KEYS_SQL = f"""
+#: (kind, key expression, condition): the keys an account's calls give it.
+_CALL_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("address", "client_ip", "client_ip IS NOT NULL"),
+    ("network", "ip_prefix", "ip_prefix IS NOT NULL"),
+    ("agent", "user_agent", "user_agent IS NOT NULL"),
+    ("shape", "concat_ws('|', param_keys, CAST(max_tokens AS STRING), "
+              "CAST(CAST(ROUND(temperature * 1000) AS BIGINT) AS STRING), CAST(n AS STRING), "
+              "CAST(top_logprobs AS STRING), reasoning_effort)", ""),
+    ("template", "CAST(template_prefix AS STRING)", "template_prefix IS NOT NULL"),
+    ("template", "CAST(template_suffix AS STRING)", "template_suffix IS NOT NULL"),
+    ("template", "'s' || CAST(system_hash AS STRING)", "system_hash IS NOT NULL"),
+)
+
+
+def key_counts_sql(calls: str = "calls", *, by_day: bool = False) -> str:
+    """(account_id[, day], kind, key, k): calls per account and key, from ``calls``.
+
+    With ``by_day`` the counts are per day too (``calls`` must have a ``day`` column): the
+    partials an incremental scan stores, which add up to the counts without it.
+    """
+    day = ", day" if by_day else ""
+    group = "1, 2, 4" if by_day else "1, 3"
+    return "\nUNION ALL\n".join(
+        f"SELECT account_id{day}, '{kind}' AS kind, {expr} AS key, COUNT(*) AS k FROM {calls}"
+        + (f" WHERE {cond}" if cond else "") + f" GROUP BY {group}"
+        for kind, expr, cond in _CALL_KEYS)
+
+
+_KEYS_TEMPLATE = f"""
 WITH per_key AS (
-    SELECT account_id, 'address' AS kind, client_ip AS key, COUNT(*) AS k
-        FROM calls WHERE client_ip IS NOT NULL GROUP BY 1, 3
-    UNION ALL
-    SELECT account_id, 'network', ip_prefix, COUNT(*)
-        FROM calls WHERE ip_prefix IS NOT NULL GROUP BY 1, 3
-    UNION ALL
-    SELECT account_id, 'agent', user_agent, COUNT(*)
-        FROM calls WHERE user_agent IS NOT NULL GROUP BY 1, 3
-    UNION ALL
-    SELECT account_id, 'shape', concat_ws('|', param_keys, CAST(max_tokens AS STRING),
-            CAST(CAST(ROUND(temperature * 1000) AS BIGINT) AS STRING), CAST(n AS STRING),
-            CAST(top_logprobs AS STRING), reasoning_effort), COUNT(*)
-        FROM calls GROUP BY 1, 3
-    UNION ALL
-    SELECT account_id, 'template', CAST(template_prefix AS STRING), COUNT(*)
-        FROM calls WHERE template_prefix IS NOT NULL GROUP BY 1, 3
-    UNION ALL
-    SELECT account_id, 'template', CAST(template_suffix AS STRING), COUNT(*)
-        FROM calls WHERE template_suffix IS NOT NULL GROUP BY 1, 3
-    UNION ALL
-    SELECT account_id, 'template', 's' || CAST(system_hash AS STRING), COUNT(*)
-        FROM calls WHERE system_hash IS NOT NULL GROUP BY 1, 3
+__PER_KEY__
 ),
 ranked AS (
     SELECT *, row_number() OVER (PARTITION BY account_id, kind ORDER BY k DESC, key) AS r
@@ -155,6 +162,16 @@ UNION ALL
 SELECT account_id, 'signup', key FROM ({_windows("accounts", "''", "created_at")}
 ) signup_windows
 """
+
+#: Key counts summed over the per-day partials of an incremental scan (``<prefix>keys``).
+_MERGED_KEY_COUNTS = ("SELECT account_id, kind, key, CAST(SUM(k) AS BIGINT) AS k "
+                      "FROM __P__keys GROUP BY account_id, kind, key")
+
+
+def _keys_sql(partials: str | None) -> str:
+    per_key = (key_counts_sql() if partials is None
+               else _MERGED_KEY_COUNTS.replace("__P__", partials))
+    return _KEYS_TEMPLATE.replace("__PER_KEY__", per_key)
 
 
 #: What sharing one key says about a pair, from how many honest accounts hold it (``common``).
@@ -231,7 +248,8 @@ class EdgePolicy:
 
 def candidate_edges(store: Tables, *, flagged: Iterable[str] = (), keys_per_kind: int = 10,
                     max_bucket: int = 1000, hard_cap: int = 20000,
-                    policy: EdgePolicy | None = None) -> tuple[pa.Table, int]:
+                    policy: EdgePolicy | None = None, partials: str | None = None,
+                    ) -> tuple[pa.Table, int]:
     """(src, dst, kind, bucket, strength) per account pair and kind; and the population.
 
     Only pairs whose pooled evidence satisfies ``policy`` come back: pooling and filtering run
@@ -242,10 +260,13 @@ def candidate_edges(store: Tables, *, flagged: Iterable[str] = (), keys_per_kind
     ``flagged`` (those already ``harvesting`` on their own evidence): a wrapper shared by a
     300-account ring and nobody else is rare among honest customers, and must not be discounted
     as boilerplate because the ring is big. ``hard_cap`` bounds the pairs any one key can make.
+    With ``partials`` (a table-name prefix) the keys come from an incremental scan's stored
+    per-day key counts instead of ``calls``.
     """
     store.ensure_accounts(ACCOUNTS_SCHEMA)  # a scan without an accounts file has none
-    store.materialize("_link_keys", _KEYS_SQL, [keys_per_kind])
-    store.create_view("_link_population", "SELECT DISTINCT account_id FROM calls")
+    store.materialize("_link_keys", _keys_sql(partials), [keys_per_kind])
+    store.create_view("_link_population", "SELECT DISTINCT account_id FROM "
+                      + ("calls" if partials is None else f"{partials}base"))
     store.register_table("_link_flagged", pa.table({"account_id": pa.array(
         sorted(set(flagged)), pa.string())}))
     n = int(store.query_arrow("SELECT COUNT(*) AS n FROM _link_population").column(0)[0].as_py())

@@ -35,25 +35,47 @@ _CLUSTER_ACCOUNTS_SQL = """
 """
 
 
+def _regroup_partials(store: Tables, partials: str) -> str:
+    """Views ``_cluster_<partial>``: each stored partial with members under their cluster id.
+
+    Every partial merges by summing or uniting over its keys, so a cluster's partials are its
+    members' partials relabelled; returns the new prefix.
+    """
+    from distillwatch.profile import PARTIALS
+
+    for name in PARTIALS:
+        columns = store.query_arrow(f"SELECT * FROM {partials}{name} LIMIT 0").schema.names
+        select = ", ".join("m.cluster_id AS account_id" if c == "account_id" else f"p.{c}"
+                           for c in columns)
+        store.create_view(f"_cluster_{name}", f"SELECT {select} FROM {partials}{name} p "
+                          "JOIN _membership m ON m.account_id = p.account_id")
+    return "_cluster_"
+
+
 def score_clusters(store: Tables, linking: Linking, scorer: AccountScorer,
                    members: ScoreResult, *, min_harvesting_share: float = 0.5,
-                   ) -> tuple[pa.Table, ScoreResult] | None:
+                   partials: str | None = None) -> tuple[pa.Table, ScoreResult] | None:
     """Profiles and scores of every cluster (``account_id`` holds the cluster id).
 
     A cluster's risk is that of its pooled calls, but it is an operation (verdict other than
     ``normal``) only when at least ``min_harvesting_share`` of its members are ``harvesting``
     in their own right: pooling a company's honest team keys makes a big account, not a
     harvester, and a few apps built on the same boilerplate that each look a little unusual
-    are not a ring.
+    are not a ring. With ``partials`` (a table-name prefix) the members' stored per-day
+    partials of an incremental scan are pooled instead of their calls.
     """
     if not linking.membership:
         return None
     membership = pa.table({"account_id": list(linking.membership),
                            "cluster_id": list(linking.membership.values())})
     store.register_table("_membership", membership)
-    store.create_view("_cluster_calls", _CLUSTER_CALLS_SQL)
     store.create_view("_cluster_accounts", _CLUSTER_ACCOUNTS_SQL)
-    profiles = account_profiles(store, calls="_cluster_calls", accounts="_cluster_accounts")
+    if partials is None:
+        store.create_view("_cluster_calls", _CLUSTER_CALLS_SQL)
+        profiles = account_profiles(store, calls="_cluster_calls", accounts="_cluster_accounts")
+    else:
+        profiles = account_profiles(store, accounts="_cluster_accounts",
+                                    partials=_regroup_partials(store, partials))
     scores = scorer.score(profiles)
     flagged = {a for a, v in zip(members.account_ids, members.verdicts, strict=True)
                if v == HARVESTING}
