@@ -125,16 +125,18 @@ agent_ids AS (
     SELECT key, DENSE_RANK() OVER (ORDER BY key) AS id
     FROM (SELECT DISTINCT key FROM per_key WHERE kind = 'agent') distinct_agents
 ),
+model_firsts AS (
+__MODEL_FIRSTS__
+),
 models AS (
-    SELECT model, MIN(ts) AS released FROM calls WHERE model IS NOT NULL GROUP BY model
+    SELECT model, MIN(first_ts) AS released FROM model_firsts GROUP BY model
 ),
 adoptions AS (
     -- first calls on a model that appeared after the log's first day: when each account
     -- moved to a newly released model
-    SELECT c.account_id, c.model, MIN(c.ts) AS first_ts
-    FROM calls c JOIN models m ON m.model = c.model
-    WHERE m.released > (SELECT MIN(ts) FROM calls) + INTERVAL 1 DAY
-    GROUP BY c.account_id, c.model
+    SELECT f.account_id, f.model, f.first_ts
+    FROM model_firsts f JOIN models m ON m.model = f.model
+    WHERE m.released > (SELECT MIN(first_ts) FROM model_firsts) + INTERVAL 1 DAY
 ),
 agent_sets AS (
     -- the set of agents an account rotates through, as power sums of the agents' ranks:
@@ -168,10 +170,21 @@ _MERGED_KEY_COUNTS = ("SELECT account_id, kind, key, CAST(SUM(k) AS BIGINT) AS k
                       "FROM __P__keys GROUP BY account_id, kind, key")
 
 
+#: Each account's first call on each model, from the calls or from an incremental scan's
+#: per-day ``adoptions`` partials (the minimum of the days' minima).
+_MODEL_FIRSTS = ("SELECT account_id, model, MIN(ts) AS first_ts FROM calls "
+                 "WHERE model IS NOT NULL GROUP BY account_id, model")
+_MERGED_MODEL_FIRSTS = ("SELECT account_id, model, MIN(first_ts) AS first_ts "
+                        "FROM __P__adoptions GROUP BY account_id, model")
+
+
 def _keys_sql(partials: str | None) -> str:
     per_key = (key_counts_sql() if partials is None
                else _MERGED_KEY_COUNTS.replace("__P__", partials))
-    return _KEYS_TEMPLATE.replace("__PER_KEY__", per_key)
+    firsts = (_MODEL_FIRSTS if partials is None
+              else _MERGED_MODEL_FIRSTS.replace("__P__", partials))
+    return (_KEYS_TEMPLATE.replace("__PER_KEY__", per_key)
+            .replace("__MODEL_FIRSTS__", firsts))
 
 
 #: What sharing one key says about a pair, from how many honest accounts hold it (``common``).

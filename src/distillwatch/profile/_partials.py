@@ -154,6 +154,9 @@ _QUERIES: dict[str, str] = {
     "templates": _TEMPLATES,
     "timeline": "SELECT account_id, day, ts_ms, COUNT(*) AS k FROM __C__ "
                 "GROUP BY account_id, day, ts_ms",
+    # first call per account, day and model: when an account moved to a new model (``link``)
+    "adoptions": "SELECT account_id, day, model, MIN(ts) AS first_ts FROM __C__ "
+                 "WHERE model IS NOT NULL GROUP BY account_id, day, model",
     "topics": _TOPICS,
     "examples": _EXAMPLES,
 }
