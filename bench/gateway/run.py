@@ -9,8 +9,9 @@ point ``--litellm`` at its ``litellm`` command (skipped when not found):
     python -m venv /tmp/litellm-venv && /tmp/litellm-venv/bin/pip install 'litellm[proxy]'
 
 Layout on a 2-core machine: this load generator and the mock upstream on core 0, the proxy
-under test alone on core 1 (``taskset``); the gateway's scorer process on core 0 (its CPU is
-measured apart from the proxy's). Writes bench/results/gateway.json and prints
+under test alone on core 1 (``taskset``); the gateway's scorer process on core 0, or with
+``--scorer-core proxy`` on core 1 beside the proxy at nice 10 (its CPU is measured apart from
+the proxy's either way). Writes bench/results/gateway.json and prints
 tables.
 """
 
@@ -201,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
                         "/tmp/litellm-venv/bin/litellm",
                         help="LiteLLM's `litellm` command (its own venv); skipped if absent")
     parser.add_argument("--quick", action="store_true", help="short runs (a smoke test)")
+    parser.add_argument("--scorer-core", choices=("load", "proxy"), default="load",
+                        help="where the gateway's scorer process runs: with the load generator "
+                             "and the mock (default), or on the proxy's core, where its "
+                             "default nice 10 puts it behind the proxy")
     parser.add_argument("--json", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     litellm = args.litellm if args.litellm and Path(args.litellm).exists() else None
@@ -216,8 +221,11 @@ def main(argv: list[str] | None = None) -> int:
         "command": "PYTHONPATH=src python bench/gateway/run.py "
                    + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": _machine(), "versions": _versions(litellm),
-        "layout": f"load generator + mock upstream (+ the gateway's scorer process) on core "
-                  f"{LOAD_CORE}; proxy under test alone on core {PROXY_CORE}",
+        "layout": (f"load generator + mock upstream (+ the gateway's scorer process) on core "
+                   f"{LOAD_CORE}; proxy under test alone on core {PROXY_CORE}"
+                   if args.scorer_core == "load" else
+                   f"load generator + mock upstream on core {LOAD_CORE}; proxy under test on "
+                   f"core {PROXY_CORE}, with the gateway's scorer process (nice 10)"),
     }
     try:
         mock_port = _free_port()
@@ -226,12 +234,13 @@ def main(argv: list[str] | None = None) -> int:
         procs.append(mock)
         _wait_http(mock_port, "/v1/models", mock.proc, 30)
 
+        scorer_core = LOAD_CORE if args.scorer_core == "load" else PROXY_CORE
         keys = work / "keys.jsonl"
         keys.write_text(orjson.dumps({"account_id": "bench", "key_sha256": hashlib.sha256(
             BENCH_KEY.encode()).hexdigest()}).decode() + "\n")
         config = work / "gateway.toml"
         config.write_text("[upstream]\nread_timeout = 0.5\n[log]\nflush_interval = 1.0\n"
-                          f"[scoring]\nprocess_cpus = \"{LOAD_CORE}\"\n")
+                          f"[scoring]\nprocess_cpus = \"{scorer_core}\"\n")
         gw_port = _free_port()
         scoring = _scoring_available()
         gw_args = ["gateway", "--upstream", f"http://127.0.0.1:{mock_port}", "--port",
