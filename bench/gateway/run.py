@@ -202,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
                         "/tmp/litellm-venv/bin/litellm",
                         help="LiteLLM's `litellm` command (its own venv); skipped if absent")
     parser.add_argument("--quick", action="store_true", help="short runs (a smoke test)")
+    parser.add_argument("--no-scoring", action="store_true",
+                        help="run the gateway with --no-scoring (log and proxy only), to see "
+                             "what scoring adds")
     parser.add_argument("--scorer-core", choices=("load", "proxy"), default="load",
                         help="where the gateway's scorer process runs: with the load generator "
                              "and the mock (default), or on the proxy's core, where its "
@@ -242,14 +245,14 @@ def main(argv: list[str] | None = None) -> int:
         config.write_text("[upstream]\nread_timeout = 0.5\n[log]\nflush_interval = 1.0\n"
                           f"[scoring]\nprocess_cpus = \"{scorer_core}\"\n")
         gw_port = _free_port()
-        scoring = _scoring_available()
+        scoring = _scoring_available() and not args.no_scoring
         gw_args = ["gateway", "--upstream", f"http://127.0.0.1:{mock_port}", "--port",
                    str(gw_port), "--keys", str(keys), "--log", str(work / "log"),
                    "--config", str(config), "--state", str(work / "state")]
         if not scoring:
             gw_args.append("--no-scoring")
         report["gateway_scoring"] = "OnlineDetector" if scoring else \
-            "off (OnlineDetector not in this build)"
+            "off (--no-scoring)" if args.no_scoring else "off (OnlineDetector not in this build)"
         gateway = Proc(_pinned(PROXY_CORE, _dw(*gw_args)),
                        {**env, "DISTILLWATCH_ADMIN_TOKEN": ADMIN_TOKEN}, work / "gateway.log",
                        ROOT)
