@@ -21,7 +21,7 @@ that grows with calls (a few bytes a call), not with accounts; see docs/scale.md
 from __future__ import annotations
 
 from distillwatch.engine import Tables
-from distillwatch.profile._sql import HIGH_MAX_TOKENS, SIDE_MODE_TOKENS
+from distillwatch.profile._sql import HIGH_MAX_TOKENS, PROFILE_SELECT, SIDE_MODE_TOKENS
 
 __all__ = ["EXAMPLES_PER_ACCOUNT", "PARTIALS", "TOPIC_SAMPLE_PER_ACCOUNT", "calls_view_sql",
            "empty_partial_sql", "partial_sql", "partials_profile_sql"]
@@ -346,7 +346,7 @@ main_system AS (
         FROM templates WHERE kind = 'system' AND t IS NOT NULL
     ) ranked WHERE r = 1
 ),
-side AS (
+side_calls AS (
     SELECT s.account_id,
         CAST(SUM(s.k_long) AS BIGINT)
             - CAST(SUM(CASE WHEN s.t IS NOT DISTINCT FROM m.main_system_hash THEN s.k_long
@@ -355,6 +355,12 @@ side AS (
     FROM templates s LEFT JOIN main_system m ON m.account_id = s.account_id
     WHERE s.kind = 'system'
     GROUP BY s.account_id
+),
+side_mode AS (
+    SELECT sc.account_id,
+        CAST(sc.side_mode_calls AS DOUBLE) / CAST(b.n_calls AS DOUBLE) AS side_mode_share,
+        sc.side_mode_calls
+    FROM side_calls sc JOIN base b ON b.account_id = sc.account_id
 ),
 tops AS (
     SELECT account_id,
@@ -374,39 +380,7 @@ repeats AS (
         AVG(CASE WHEN k > 1 THEN 1 ELSE 0 END) AS repeated_prompt_share
     FROM prompt_models GROUP BY account_id
 )
-SELECT b.*,
-    CAST(b.distinct_prompts AS DOUBLE) / NULLIF(b.n_calls, 0) AS distinct_prompt_rate,
-    b.completion_tokens / NULLIF(b.prompt_tokens, 0) AS out_in_ratio,
-    CAST(b.n_calls AS DOUBLE) / NULLIF(b.active_days, 0) AS calls_per_active_day,
-    CAST(GREATEST(COALESCE(t.top_prefix, 0), COALESCE(t.top_suffix, 0)) AS DOUBLE)
-        / NULLIF(b.n_calls, 0) AS top_template_share,
-    CAST(COALESCE(t.top_system, 0) AS DOUBLE) / NULLIF(b.n_calls, 0) AS top_system_share,
-    g.gap_std / NULLIF(g.gap_mean, 0) AS gap_cv,
-    g.gap_median,
-    g.burst_share,
-    he.hour_entropy,
-    p.peak_hour_calls,
-    p.active_hours,
-    r.cross_model_repeat_share,
-    r.repeated_prompt_share,
-    CAST(sm.side_mode_calls AS DOUBLE) / CAST(b.n_calls AS DOUBLE) AS side_mode_share,
-    sm.side_mode_calls,
-    a.created_at,
-    COALESCE(a.allowlisted, FALSE) AS allowlisted,
-    a.payment_fingerprint,
-    a.email_domain,
-    CAST(FLOOR(unix_micros(b.first_ts) / 3600000000)
-         - FLOOR(unix_micros(a.created_at) / 3600000000) AS DOUBLE) / 24.0 AS account_age_days
-FROM base b
-LEFT JOIN tops t ON t.account_id = b.account_id
-LEFT JOIN gap_stats g ON g.account_id = b.account_id
-LEFT JOIN hour_entropy he ON he.account_id = b.account_id
-LEFT JOIN peak p ON p.account_id = b.account_id
-LEFT JOIN repeats r ON r.account_id = b.account_id
-LEFT JOIN side sm ON sm.account_id = b.account_id
-LEFT JOIN __ACCOUNTS__ a ON a.account_id = b.account_id
-ORDER BY b.account_id
-"""
+""" + PROFILE_SELECT
 
 
 def partials_profile_sql(prefix: str = "st_", accounts: str = "accounts") -> str:

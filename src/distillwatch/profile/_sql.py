@@ -11,13 +11,50 @@ in DuckDB) floored to the unit, which is what DuckDB's ``date_diff`` counts.
 
 from __future__ import annotations
 
-__all__ = ["ACCOUNT_PROFILE_SQL", "DAILY_SERIES_SQL", "account_profile_sql"]
+__all__ = ["ACCOUNT_PROFILE_SQL", "DAILY_SERIES_SQL", "PROFILE_SELECT", "account_profile_sql"]
 
 #: Calls with at least this many requested output tokens count as "high max tokens".
 HIGH_MAX_TOKENS = 4000
 #: Output tokens from which a call outside the account's main system prompt is a "side mode"
 #: call: an app that quietly runs a second, output-heavy stream (mimicry) shows up here.
 SIDE_MODE_TOKENS = 800
+
+#: The profile's last step: its columns from the per-account steps (``base``, ``tops``,
+#: ``gap_stats``, ``hour_entropy``, ``peak``, ``repeats``, ``side_mode``). Shared with the merge
+#: over an incremental scan's partials, which names its steps alike, so both give one table.
+PROFILE_SELECT = """SELECT b.*,
+    CAST(b.distinct_prompts AS DOUBLE) / NULLIF(b.n_calls, 0) AS distinct_prompt_rate,
+    b.completion_tokens / NULLIF(b.prompt_tokens, 0) AS out_in_ratio,
+    CAST(b.n_calls AS DOUBLE) / NULLIF(b.active_days, 0) AS calls_per_active_day,
+    CAST(GREATEST(COALESCE(t.top_prefix, 0), COALESCE(t.top_suffix, 0)) AS DOUBLE)
+        / NULLIF(b.n_calls, 0) AS top_template_share,
+    CAST(COALESCE(t.top_system, 0) AS DOUBLE) / NULLIF(b.n_calls, 0) AS top_system_share,
+    g.gap_std / NULLIF(g.gap_mean, 0) AS gap_cv,
+    g.gap_median,
+    g.burst_share,
+    he.hour_entropy,
+    p.peak_hour_calls,
+    p.active_hours,
+    r.cross_model_repeat_share,
+    r.repeated_prompt_share,
+    sm.side_mode_share,
+    sm.side_mode_calls,
+    a.created_at,
+    COALESCE(a.allowlisted, FALSE) AS allowlisted,
+    a.payment_fingerprint,
+    a.email_domain,
+    CAST(FLOOR(unix_micros(b.first_ts) / 3600000000)
+         - FLOOR(unix_micros(a.created_at) / 3600000000) AS DOUBLE) / 24.0 AS account_age_days
+FROM base b
+LEFT JOIN tops t ON t.account_id = b.account_id
+LEFT JOIN gap_stats g ON g.account_id = b.account_id
+LEFT JOIN hour_entropy he ON he.account_id = b.account_id
+LEFT JOIN peak p ON p.account_id = b.account_id
+LEFT JOIN repeats r ON r.account_id = b.account_id
+LEFT JOIN side_mode sm ON sm.account_id = b.account_id
+LEFT JOIN __ACCOUNTS__ a ON a.account_id = b.account_id
+ORDER BY b.account_id
+"""
 
 _PROFILE_TEMPLATE = f"""
 WITH c AS (
@@ -168,39 +205,7 @@ base AS (
         COUNT(DISTINCT param_keys) AS distinct_request_shapes
     FROM c GROUP BY account_id
 )
-SELECT b.*,
-    CAST(b.distinct_prompts AS DOUBLE) / NULLIF(b.n_calls, 0) AS distinct_prompt_rate,
-    b.completion_tokens / NULLIF(b.prompt_tokens, 0) AS out_in_ratio,
-    CAST(b.n_calls AS DOUBLE) / NULLIF(b.active_days, 0) AS calls_per_active_day,
-    CAST(GREATEST(COALESCE(t.top_prefix, 0), COALESCE(t.top_suffix, 0)) AS DOUBLE)
-        / NULLIF(b.n_calls, 0) AS top_template_share,
-    CAST(COALESCE(t.top_system, 0) AS DOUBLE) / NULLIF(b.n_calls, 0) AS top_system_share,
-    g.gap_std / NULLIF(g.gap_mean, 0) AS gap_cv,
-    g.gap_median,
-    g.burst_share,
-    he.hour_entropy,
-    p.peak_hour_calls,
-    p.active_hours,
-    r.cross_model_repeat_share,
-    r.repeated_prompt_share,
-    sm.side_mode_share,
-    sm.side_mode_calls,
-    a.created_at,
-    COALESCE(a.allowlisted, FALSE) AS allowlisted,
-    a.payment_fingerprint,
-    a.email_domain,
-    CAST(FLOOR(unix_micros(b.first_ts) / 3600000000)
-         - FLOOR(unix_micros(a.created_at) / 3600000000) AS DOUBLE) / 24.0 AS account_age_days
-FROM base b
-LEFT JOIN tops t ON t.account_id = b.account_id
-LEFT JOIN gap_stats g ON g.account_id = b.account_id
-LEFT JOIN hour_entropy he ON he.account_id = b.account_id
-LEFT JOIN peak p ON p.account_id = b.account_id
-LEFT JOIN repeats r ON r.account_id = b.account_id
-LEFT JOIN side_mode sm ON sm.account_id = b.account_id
-LEFT JOIN __ACCOUNTS__ a ON a.account_id = b.account_id
-ORDER BY b.account_id
-"""
+{PROFILE_SELECT}"""
 
 
 
