@@ -131,7 +131,8 @@ class GatewayState:
             on_alert=self._on_alert, state=self.scorer_state, batch_max=sc.batch_max,
             queue_size=sc.queue_size, buffer_bytes=sc.buffer_bytes, tick=sc.tick,
             checkpoint_seconds=sc.checkpoint_seconds, stall_seconds=sc.stall_seconds,
-            start_timeout=sc.start_timeout, cpus=sc.cpus(), nice=sc.process_nice)
+            start_timeout=sc.start_timeout, cpus=sc.cpus(), nice=sc.process_nice,
+            idle=sc.process_idle)
         self.scorer = self.process.table
         self.feed = self.process
         await self.process.start()

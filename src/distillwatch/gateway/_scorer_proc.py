@@ -116,7 +116,7 @@ class ScorerProcess:
                  buffer_bytes: int = 16 << 20, tick: float = 0.05,
                  checkpoint_seconds: float = 300.0, stall_seconds: float = 120.0,
                  start_timeout: float = 120.0, cpus: Sequence[int] | None = None,
-                 nice: int = 0) -> None:
+                 nice: int = 0, idle: bool = False) -> None:
         self.spec = spec
         self.ladder = ladder
         self.on_alert = on_alert
@@ -130,6 +130,7 @@ class ScorerProcess:
         self.start_timeout = start_timeout
         self.cpus = list(cpus) if cpus else None
         self.nice = nice
+        self.idle = idle
         self.table = RiskTable()
         self._pending: list[bytes] = []
         self._child: _Child | None = None
@@ -279,7 +280,8 @@ class ScorerProcess:
         return {"factory": self.spec.factory, "options": dict(self.spec.options),
                 "state": None if self.state is None else str(self.state),
                 "checkpoint_seconds": self.checkpoint_seconds, "batch_max": self.batch_max,
-                "ladder": self._ladder_json(), "cpus": self.cpus, "nice": self.nice}
+                "ladder": self._ladder_json(), "cpus": self.cpus, "nice": self.nice,
+                "idle": self.idle}
 
     async def _spawn(self) -> _Child:
         ours, theirs = socket.socketpair()
