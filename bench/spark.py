@@ -1,7 +1,8 @@
 """DuckDB and Spark side by side on a bench suite (the same runner as
 ``distillwatch bench --engine spark``).
 
-    python bench/spark.py [--size small] [--master local[2]] [--workdir DIR] [--json FILE]
+    python bench/spark.py [--size small|medium|10m] [--master local[2]] [--workdir DIR]
+                           [--json FILE]
 
 Writes bench/results/spark-<size>.json.
 """
@@ -13,13 +14,15 @@ import sys
 from pathlib import Path
 
 from distillwatch.bench import run_engine_bench
+from distillwatch.bench._engines import ENGINE_SUITES
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=("small", "medium"), default="small")
+    parser.add_argument("--size", choices=sorted(ENGINE_SUITES), default="small",
+                        help="small, medium, or 10m (the medium mix over 9,000 accounts)")
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)

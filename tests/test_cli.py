@@ -157,3 +157,10 @@ def test_demo_runs_end_to_end_without_data(tmp_path: Path) -> None:
     flagged = [r for r in rows if r["verdict"] == "harvesting"]
     assert flagged and all(labels[r["account_id"]] == "harvester" for r in flagged)
     assert "Flagged accounts" in (folder / "scan" / "report.html").read_text()
+
+
+def test_bench_sizes_are_checked_against_the_engine() -> None:
+    code, out = _run("bench", "--size", "10m")
+    assert code == 2 and "add --engine spark" in out
+    code, out = _run("bench", "--engine", "spark", "--size", "large")
+    assert code == 2 and "small, medium or 10m" in out
