@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gzip
 import hashlib
 import os
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -315,6 +317,37 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _alone(targets: dict[str, Target], name: str) -> Iterator[None]:
+    """Measure ``name`` with the other proxies paused (SIGSTOP; the mock keeps running).
+
+    The proxies share one core. A proxy that is only idle (LiteLLM's background tasks, a
+    backlog it is still working through after an overloaded cell) would otherwise take that
+    core in the middle of another proxy's measurement. Before it is paused, a proxy is given
+    up to 30 s to go quiet, so its own backlog does not carry over into its next cell.
+    """
+    others = [proc for other, (_port, _key, proc) in targets.items()
+              if other not in (name, "direct") and proc.proc.poll() is None]
+    for proc in others:
+        _quiesce(proc)
+        proc.proc.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for proc in others:
+            proc.proc.send_signal(signal.SIGCONT)
+
+
+def _quiesce(proc: Proc, seconds: float = 30.0) -> None:
+    """Wait (at most ``seconds``) until ``proc`` uses under 5% of a core."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        before = proc.cpu_seconds()
+        time.sleep(0.5)
+        if proc.cpu_seconds() - before < 0.025:
+            return
+
+
 def _latency_runs(targets: dict[str, Target], scale: float,
                   sent: Counter[str]) -> list[dict[str, Any]]:
     rows = []
@@ -324,11 +357,12 @@ def _latency_runs(targets: dict[str, Target], scale: float,
             for name, (port, key, proc) in targets.items():
                 duration = 8.0 * scale if not (name == "litellm" and rate > 200) else 3 * scale
                 tag = f"lat-{rate}-{'stream' if stream else 'json'}"
-                cpu0, child0 = proc.cpu_seconds(), proc.children_cpu_seconds()
-                result = _run(port, _chat_body(tag, stream), key, rate, duration,
-                              drain=15.0)
-                cpu = proc.cpu_seconds() - cpu0
-                child = proc.children_cpu_seconds() - child0
+                with _alone(targets, name):
+                    cpu0, child0 = proc.cpu_seconds(), proc.children_cpu_seconds()
+                    result = _run(port, _chat_body(tag, stream), key, rate, duration,
+                                  drain=15.0)
+                    cpu = proc.cpu_seconds() - cpu0
+                    child = proc.children_cpu_seconds() - child0
                 if name == "distillwatch":
                     sent[tag] += result.sent
                 row = {"target": name, "stream": stream, **result.summary()}
@@ -364,10 +398,12 @@ def _max_rps_runs(targets: dict[str, Target], scale: float,
         failures = 0
         for rate in ladders[name]:
             tag = f"max-{rate}"
-            cpu0, child0 = proc.cpu_seconds(), proc.children_cpu_seconds()
-            result = _run(port, _chat_body(tag, False), key, rate, 4.0 * scale, drain=10.0)
-            cpu = proc.cpu_seconds() - cpu0
-            child = proc.children_cpu_seconds() - child0
+            with _alone(targets, name):
+                cpu0, child0 = proc.cpu_seconds(), proc.children_cpu_seconds()
+                result = _run(port, _chat_body(tag, False), key, rate, 4.0 * scale,
+                              drain=10.0)
+                cpu = proc.cpu_seconds() - cpu0
+                child = proc.children_cpu_seconds() - child0
             if name == "distillwatch":
                 sent[tag] += result.sent
             row = result.summary()

@@ -113,7 +113,7 @@ class ScorerProcess:
 
     def __init__(self, spec: ScorerSpec, *, ladder: Ladder, on_alert: Callable[[Alert], None],
                  state: Path | None = None, batch_max: int = 256, queue_size: int = 100_000,
-                 buffer_bytes: int = 16 << 20, tick: float = 0.05,
+                 buffer_bytes: int = 16 << 20, tick: float = 0.5,
                  checkpoint_seconds: float = 300.0, stall_seconds: float = 120.0,
                  start_timeout: float = 120.0, cpus: Sequence[int] | None = None,
                  nice: int = 0, idle: bool = False) -> None:
