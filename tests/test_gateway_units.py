@@ -4,9 +4,10 @@ the log writer's back-pressure and gzip files."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import pytest
@@ -257,6 +258,30 @@ def test_records_reach_disk_within_the_flush_interval(tmp_path: Path) -> None:
         return on_disk
 
     assert asyncio.run(main()) == 1
+
+
+class PolicyWriter(TrafficLogWriter):
+    """Remembers the scheduling policy of the thread its writes run in."""
+
+    policies: ClassVar[list[int]] = []
+
+    def _write(self, lines: list[bytes]) -> None:
+        self.policies.append(os.sched_getscheduler(0))
+        super()._write(lines)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_flushes_run_at_idle_priority_off_the_event_loop(tmp_path: Path) -> None:
+    async def main() -> None:
+        writer = PolicyWriter(tmp_path, flush_interval=0.01)
+        await writer.start()
+        await writer.submit(make_event(request_id="idle"))
+        await writer.close()
+
+    asyncio.run(main())
+    assert PolicyWriter.policies and set(PolicyWriter.policies) == {os.SCHED_IDLE}
+    assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the loop's own thread is untouched
+    assert [r["request_id"] for r in read_log(tmp_path)] == ["idle"]
 
 
 _VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 10_000), st.text(max_size=5),
