@@ -27,10 +27,15 @@ def render(report: dict[str, Any]) -> str:
                f"{report['gateway_scoring']}. Versions: "
                + ", ".join(f"{k} {v}" for k, v in report["versions"].items()) + ".")
     out.append("")
+    if report.get("repeats", 1) > 1:
+        out.append(f"Each latency cell ran {report['repeats']} times, the proxies interleaved "
+                   "(LiteLLM once): medians, and the added p99 of each run in the last "
+                   "column.")
+        out.append("")
     out.append("| mode | target RPS | proxy | p50 ms | p99 ms | added p50 ms | added p99 ms | "
                "achieved RPS | proxy CPU µs/call | scorer CPU µs/call | load (1 min) | "
-               "sustained |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+               "sustained | added p99 ms, each run |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in report["latency"]:
         out.append(
             f"| {'stream' if row['stream'] else 'json'} | {row['target_rps']:,.0f} | "
@@ -38,7 +43,8 @@ def render(report: dict[str, Any]) -> str:
             f"{_ms(row.get('added_p50_ms'))} | {_ms(row.get('added_p99_ms'))} | "
             f"{row['achieved_rps']:,.0f} | {row['cpu_us_per_call']:,.0f} | "
             f"{_us(row.get('scorer_cpu_us_per_call'))} | {_ms(row.get('loadavg_1m'))} | "
-            f"{'yes' if row['sustained'] else '**no**'} |")
+            f"{'yes' if row['sustained'] else '**no**'} | "
+            f"{', '.join(_ms(x) for x in row.get('added_p99_runs_ms', []))} |")
     out.append("")
     out.append("| proxy | most RPS before latency bends (measured) | CPU µs per call (median) | "
                "CPU-bound RPS on one core | scorer process CPU µs per call (median) |")
