@@ -168,6 +168,12 @@ SPARK_GZIP_MAX_BYTES = 512 << 20
 #: unified memory), so: a bigger heap and smaller tasks (adaptive execution coalesces them).
 SPARK_BENCH_CONF = (("spark.driver.memory", "8g"), ("spark.sql.shuffle.partitions", "32"))
 
+#: Per suite, settings that replace those above: about 100k calls per shuffle partition (what
+#: worked on the medium suite), and a bigger heap for the 10M calls' cached table.
+SUITE_SPARK_CONF: dict[str, tuple[tuple[str, str], ...]] = {
+    "10m": (("spark.driver.memory", "12g"), ("spark.sql.shuffle.partitions", "128")),
+}
+
 
 #: The suites the engine comparison runs: name -> (simulator scenario, accounts, seed,
 #: quarter runs). ``10m`` is the medium mix over 9,000 accounts (about 10M calls, the issue's
@@ -216,7 +222,7 @@ def run_engine_bench(size: str = "small", *, master: str = "local[2]",
     if full.stat().st_size > SPARK_GZIP_MAX_BYTES:
         skipped["spark-jsonl"] = (f"one {full.stat().st_size / 2**20:,.0f} MiB gzip file is one "
                                   "Spark task and one in-memory row; scanned as Parquet instead")
-    conf = SPARK_BENCH_CONF if master.startswith("local") else ()
+    conf = SUITE_SPARK_CONF.get(size, SPARK_BENCH_CONF) if master.startswith("local") else ()
     for name, engine, source in plan:
         if name in skipped:
             continue
