@@ -8,6 +8,7 @@ benchmark (``bench/forensics_torch.py``). The teacher's watermark goes through
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -25,8 +26,16 @@ _BOS = "<s>"
 
 
 def build_vocab(texts: Sequence[str], size: int) -> WordVocab:
+    """The ``size - 1`` most frequent words of ``texts`` (ties by the word), plus BOS.
+
+    A student's vocabulary comes from its own training texts, as a real student's tokenizer
+    would: a word it never saw (a canary's invented name or value) is not one it can say. The
+    rule reads the texts only, never our keys, so under the null (texts without our marks) a
+    served canary and its decoys stay exchangeable.
+    """
     counts = Counter(w for t in texts for w in words(t))
-    return WordVocab([_BOS, *sorted(w for w, _ in counts.most_common(size - 1))])
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size - 1]
+    return WordVocab([_BOS, *sorted(w for w, _ in ranked)])
 
 
 class TinyLM(nn.Module):
@@ -45,11 +54,16 @@ class TinyLM(nn.Module):
         self.head = nn.Linear(d, vocab_size, bias=False)
         self.head.weight = self.tok.weight
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """Next-token logits at every position, or (``last_only``) at the last one: the
+        output layer is most of the cost with a large vocabulary, and generation needs only
+        the last position's."""
         t = ids.shape[1]
         x = self.tok(ids) + self.pos(torch.arange(t, device=ids.device))
         mask = nn.Transformer.generate_square_subsequent_mask(t, device=ids.device)
         x = self.blocks(x, mask=mask, is_causal=True)
+        if last_only:
+            x = x[:, -1:, :]
         out: torch.Tensor = self.head(self.norm(x))
         return out
 
@@ -62,33 +76,27 @@ class TorchLM:
         self.model = model.eval()
 
     @staticmethod
-    def train(texts: Sequence[str], vocab: WordVocab, *, steps: int, seed: int = 0,
-              batch: int = 32, lr: float = 3e-3, **arch: Any) -> TorchLM:
-        """Fit on ``texts`` (documents joined with BOS), random windows, AdamW + cosine."""
+    def train(texts: Sequence[str], vocab: WordVocab, *, steps: int | None = None,
+              epochs: float | None = None, seed: int = 0, batch: int = 32, lr: float = 3e-3,
+              **arch: Any) -> TorchLM:
+        """Fit a new model on ``texts`` (documents joined with BOS): random windows, AdamW,
+        cosine schedule; ``steps``, or ``epochs`` (passes over the tokens)."""
         torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
-        stream: list[int] = []
-        for text in texts:
-            stream.append(0)
-            stream.extend(i for i in vocab.encode(text) if i != UNKNOWN)
-        data = torch.tensor(stream, dtype=torch.long)
         model = TinyLM(len(vocab), **arch)
-        ctx = model.ctx
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-        model.train()
-        for step in range(steps):
-            for group in opt.param_groups:
-                group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
-            starts = torch.from_numpy(rng.integers(0, len(data) - ctx - 1, size=batch))
-            idx = starts[:, None] + torch.arange(ctx + 1)[None, :]
-            window = data[idx]
-            logits = model(window[:, :-1])
-            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                                               window[:, 1:].reshape(-1))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        _fit(model, _stream(texts, vocab), steps=steps, epochs=epochs, seed=seed, batch=batch,
+             lr=lr)
         return TorchLM(vocab, model)
+
+    def fine_tune(self, texts: Sequence[str], *, steps: int | None = None,
+                  epochs: float | None = None, seed: int = 0, batch: int = 32,
+                  lr: float = 1e-3) -> TorchLM:
+        """A copy of this model trained further on ``texts``: what a distiller does with a
+        pretrained base and the outputs it harvested (mixed with other data)."""
+        torch.manual_seed(seed)
+        model = copy.deepcopy(self.model)
+        _fit(model, _stream(texts, self.vocab), steps=steps, epochs=epochs, seed=seed,
+             batch=batch, lr=lr)
+        return TorchLM(self.vocab, model)
 
     @torch.no_grad()
     def complete_many(self, prompt: str, n: int, max_tokens: int, *, temperature: float,
@@ -98,7 +106,7 @@ class TorchLM:
         gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
         start = x.shape[1]
         for _ in range(max_tokens):
-            logits = self.model(x[:, -self.model.ctx:])[:, -1, :].float()
+            logits = self.model(x[:, -self.model.ctx:], last_only=True)[:, -1, :].float()
             logits[:, 0] = -float("inf")
             for proc in processors:
                 logits = proc(x, logits)
@@ -137,3 +145,36 @@ class TorchLM:
                 hits += int(int(row[0].argmax()) == ids[t + 1])
                 n += 1
         return math.exp(nll / max(n, 1)), hits / max(n, 1)
+
+
+def _stream(texts: Sequence[str], vocab: WordVocab) -> torch.Tensor:
+    stream: list[int] = []
+    for text in texts:
+        stream.append(0)
+        stream.extend(i for i in vocab.encode(text) if i != UNKNOWN)
+    return torch.tensor(stream, dtype=torch.long)
+
+
+def _fit(model: TinyLM, data: torch.Tensor, *, steps: int | None, epochs: float | None,
+         seed: int, batch: int, lr: float) -> None:
+    """AdamW with a cosine schedule on random windows of ``data``, in place."""
+    rng = np.random.default_rng(seed)
+    ctx = model.ctx
+    if steps is None:
+        if epochs is None:
+            raise ValueError("give steps or epochs")
+        steps = max(1, math.ceil(epochs * len(data) / (batch * ctx)))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    model.train()
+    for step in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
+        starts = torch.from_numpy(rng.integers(0, len(data) - ctx - 1, size=batch))
+        window = data[starts[:, None] + torch.arange(ctx + 1)[None, :]]
+        logits = model(window[:, :-1])
+        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                           window[:, 1:].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
