@@ -229,3 +229,37 @@ def test_parallel_workers_store_exactly_what_the_sequential_path_stores(
         assert (s.read.rows, s.read.good, s.read.bad) == (39, 37, 2)
     assert [(b.line, b.field) for b in summaries[1].read.bad_examples] == [(6, "<line>"),
                                                                             (24, "status")]
+
+
+def test_zstd_logs_read_like_gzip_ones_in_both_engines(tmp_path: Path) -> None:
+    """``.jsonl.zst`` (several frames, as rotated logs are appended) reads line for line as
+    ``.jsonl.gz`` does: in the embedded scan and in the function Spark's workers map."""
+    import pyarrow as pa
+    import zstandard
+
+    from distillwatch.engine._mapper import _featurise_file
+    from distillwatch.scan import ScanOptions, ScanSummary, ingest
+
+    lines = [orjson.dumps(make_event(f"acct_{i % 3}", request_id=f"z{i}")) + b"\n"
+             for i in range(30)]
+    lines[7] = b"{not json\n"
+    data = b"".join(lines)
+    gz = tmp_path / "t.jsonl.gz"
+    gz.write_bytes(gzip.compress(data))
+    zst = tmp_path / "t.jsonl.zst"
+    zc = zstandard.ZstdCompressor()
+    zst.write_bytes(zc.compress(data[:4000]) + zc.compress(data[4000:]))  # two frames
+    tables, summaries = [], []
+    for path in (gz, zst):
+        summary = ScanSummary()
+        with Store(tmp_path / f"{path.suffix}.duckdb") as store:
+            ingest(store, [str(path)], ScanOptions(out=tmp_path), summary)
+            tables.append(store.query_arrow("SELECT * FROM calls ORDER BY request_id"))
+        summaries.append(summary)
+    differ = [c for c in tables[0].column_names if tables[0][c] != tables[1][c]]
+    assert tables[0].num_rows == 29 and differ == ["source"]  # the file each row came from
+    assert [(b.line, b.field) for b in summaries[1].read.bad_examples] == [(8, "<line>")]
+    mapped = [pa.Table.from_batches(list(_featurise_file(str(p), p.read_bytes())))
+              for p in (gz, zst)]
+    differ = [c for c in mapped[0].column_names if mapped[0][c] != mapped[1][c]]
+    assert mapped[0].num_rows == 30 and differ == ["source"]

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 
 from distillwatch.features import CALL_FEATURES_SCHEMA, call_features
 from distillwatch.ingest import CANONICAL_SCHEMA, BadLine
+from distillwatch.ingest._files import decompressing
 from distillwatch.ingest._reader import convert_item, to_batch
 from distillwatch.ingest._traffic import decode_line
 
@@ -29,7 +30,6 @@ BATCH_ROWS = 8192
 MAPPED_SCHEMA = pa.schema([*CALL_FEATURES_SCHEMA, ("bad_field", pa.string()),
                            ("bad_message", pa.string())])
 
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _with_reasons(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -50,18 +50,9 @@ def _bad_batch(bad: list[BadLine]) -> pa.RecordBatch:
 
 
 def _lines(content: bytes) -> BinaryIO:
-    """The file's bytes as a line stream, gzip inflated as it is read (never all at once)."""
-    raw = io.BytesIO(content)
-    if content[:2] != _GZIP_MAGIC:
-        return raw
-    try:
-        from isal import igzip
-
-        return cast(BinaryIO, igzip.IGzipFile(fileobj=raw, mode="rb"))
-    except ImportError:  # pragma: no cover - isal is a dependency
-        import gzip
-
-        return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))
+    """The file's bytes as a line stream, gzip or zstd inflated as it is read (never all at
+    once)."""
+    return decompressing(io.BytesIO(content), content[:4], threaded=False)
 
 
 def _featurise_file(name: str, content: bytes) -> Iterator[pa.RecordBatch]:

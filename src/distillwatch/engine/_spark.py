@@ -167,7 +167,8 @@ def is_parquet(name: str) -> bool:
 
 
 #: A remote path (hdfs://, s3a://) is read as logs when it ends so, else as Parquet.
-_LOG_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".gz", ".txt")
+_LOG_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".json.zst", ".gz",
+                 ".zst", ".txt")
 
 
 def _is_remote(name: str) -> bool:
@@ -226,7 +227,7 @@ def _bad_lines(mapped: DataFrame, order: list[str], stats: ReadStats) -> None:
 
 def read_calls(tables: SparkTables, inputs: Sequence[str], *, stats: ReadStats,
                strict: bool = False, store: str | None = None) -> MergeResult:
-    """Read traffic logs (JSONL, .gz) and Parquet into the cached ``calls`` view.
+    """Read traffic logs (JSONL, .gz, .zst) and Parquet into the cached ``calls`` view.
 
     The first copy of a repeated ``request_id`` wins, ordered by (source, line) exactly as the
     DuckDB store's merge orders them. With ``store`` (a folder on any file system Spark

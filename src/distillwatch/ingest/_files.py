@@ -1,4 +1,4 @@
-"""Opening inputs: paths, globs, stdin, and gzip detected by its magic bytes."""
+"""Opening inputs: paths, globs, stdin, and gzip or zstd detected by their magic bytes."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ __all__ = ["STDIN", "expand_inputs", "open_input"]
 
 STDIN = "-"
 _GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+#: File names a folder of logs is listed by.
+LOG_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".json.zst", ".csv")
 
 
 def expand_inputs(patterns: list[str] | tuple[str, ...]) -> list[str]:
@@ -35,11 +38,11 @@ def expand_inputs(patterns: list[str] | tuple[str, ...]) -> list[str]:
         if path.is_dir():
             found = sorted(
                 str(p) for p in path.iterdir()
-                if p.name.endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz", ".csv"))
+                if p.name.endswith(LOG_SUFFIXES)
             )
             if not found:
-                raise InputError("directory holds no .jsonl, .jsonl.gz, .json or .csv file",
-                                 path=pattern)
+                raise InputError("directory holds no .jsonl, .json or .csv file (plain, .gz "
+                                 "or .zst)", path=pattern)
             out.extend(found)
             continue
         if not path.exists():
@@ -48,20 +51,32 @@ def expand_inputs(patterns: list[str] | tuple[str, ...]) -> list[str]:
     return out
 
 
-def _gunzip(raw: BinaryIO) -> BinaryIO:
-    try:
-        from isal import igzip_threaded  # fast inflate in a second thread
+def decompressing(raw: BinaryIO, head: bytes, *, threaded: bool = True) -> BinaryIO:
+    """``raw`` inflated as it is read when ``head`` (its first bytes) says gzip or zstd, else
+    ``raw`` itself. ``threaded`` inflates gzip in a second thread (the scan's main process;
+    not in Spark's Python workers, which run one per core already)."""
+    if head[:2] == _GZIP_MAGIC:
+        try:
+            from isal import igzip, igzip_threaded
 
-        return cast(BinaryIO, igzip_threaded.open(raw, "rb", threads=1))
-    except ImportError:  # pragma: no cover - isal is a dependency; gzip is the fallback
-        import gzip
+            if threaded:
+                return cast(BinaryIO, igzip_threaded.open(raw, "rb", threads=1))
+            return cast(BinaryIO, igzip.IGzipFile(fileobj=raw, mode="rb"))
+        except ImportError:  # pragma: no cover - isal is a dependency; gzip is the fallback
+            import gzip
 
-        return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))
+            return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))
+    if head[:4] == _ZSTD_MAGIC:
+        import zstandard
+
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+        return cast(BinaryIO, io.BufferedReader(cast(Any, reader), 1 << 20))
+    return raw
 
 
 @contextmanager
 def open_input(name: str) -> Iterator[BinaryIO]:
-    """Open a path (or ``-``) for binary reading, inflating gzip transparently."""
+    """Open a path (or ``-``) for binary reading, inflating gzip and zstd transparently."""
     if name == STDIN:
         raw: BinaryIO = sys.stdin.buffer
         close_raw = False
@@ -74,8 +89,7 @@ def open_input(name: str) -> Iterator[BinaryIO]:
     buffered = cast(BinaryIO, raw if isinstance(raw, io.BufferedReader)
                     else io.BufferedReader(cast(Any, raw)))
     try:
-        head = cast(io.BufferedReader, buffered).peek(2)[:2]
-        stream: BinaryIO = _gunzip(buffered) if head == _GZIP_MAGIC else buffered
+        stream = decompressing(buffered, cast(io.BufferedReader, buffered).peek(4)[:4])
         try:
             yield stream
         finally:
