@@ -323,34 +323,40 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+_LAST: list[str] = []  # the target measured last (it may still be working off a backlog)
+
+
 @contextlib.contextmanager
 def _alone(targets: dict[str, Target], name: str) -> Iterator[None]:
     """Measure ``name`` with the other proxies paused (SIGSTOP; the mock keeps running).
 
     The proxies share one core. A proxy that is only idle (LiteLLM's background tasks, a
     backlog it is still working through after an overloaded cell) would otherwise take that
-    core in the middle of another proxy's measurement. Before it is paused, a proxy is given
-    up to 30 s to go quiet, so its own backlog does not carry over into its next cell.
+    core in the middle of another proxy's measurement. The proxy measured just before is
+    given up to 20 s to go quiet before it is paused, so that its backlog does not carry over
+    into its own next cell.
     """
-    others = [proc for other, (_port, _key, proc) in targets.items()
+    others = [(other, proc) for other, (_port, _key, proc) in targets.items()
               if other not in (name, "direct") and proc.proc.poll() is None]
-    for proc in others:
-        _quiesce(proc)
+    for other, proc in others:
+        if _LAST and _LAST[-1] == other:
+            _quiesce(proc)
         proc.proc.send_signal(signal.SIGSTOP)
     try:
         yield
     finally:
-        for proc in others:
+        for _other, proc in others:
             proc.proc.send_signal(signal.SIGCONT)
+        _LAST.append(name)
 
 
-def _quiesce(proc: Proc, seconds: float = 30.0) -> None:
-    """Wait (at most ``seconds``) until ``proc`` uses under 5% of a core."""
+def _quiesce(proc: Proc, seconds: float = 20.0) -> None:
+    """Wait (at most ``seconds``) until ``proc`` uses under 10% of a core."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         before = proc.cpu_seconds()
         time.sleep(0.5)
-        if proc.cpu_seconds() - before < 0.025:
+        if proc.cpu_seconds() - before < 0.05:
             return
 
 
