@@ -73,10 +73,11 @@ def scan(traffic: tuple[str, ...], out: Path, accounts: str | None, db: Path, fm
          spark_store: str | None, incremental: str | None, quiet: bool) -> None:
     """Rank the accounts in TRAFFIC logs by how likely they harvest outputs for distillation.
 
-    TRAFFIC is one or more traffic-log files (.jsonl, .jsonl.gz or .jsonl.zst), folders, globs, or - for
-    stdin. With --engine spark, TRAFFIC may also be Parquet folders made by `distillwatch
-    convert`, and any path Spark reads (hdfs://, s3a://); --db is not used. Bad lines are
-    counted and reported with file, line and field, and never stop the scan unless --strict.
+    TRAFFIC is one or more traffic-log files (.jsonl, .jsonl.gz or .jsonl.zst), folders,
+    globs, or - for stdin. With --engine spark, TRAFFIC may also be Parquet folders made by
+    `distillwatch convert`, and any path Spark reads (hdfs://, s3a://); --db is not used. Bad
+    lines are counted and reported with file, line and field, and never stop the scan unless
+    --strict.
     Writes OUT/accounts.csv (every account: risk, verdict, linked operation, reasons),
     OUT/findings.jsonl (evidence per flagged operation and account) and OUT/report.html (case
     files).

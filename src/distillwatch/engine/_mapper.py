@@ -31,7 +31,6 @@ MAPPED_SCHEMA = pa.schema([*CALL_FEATURES_SCHEMA, ("bad_field", pa.string()),
                            ("bad_message", pa.string())])
 
 
-
 def _with_reasons(batch: pa.RecordBatch) -> pa.RecordBatch:
     nulls = pa.nulls(batch.num_rows, pa.string())
     return pa.RecordBatch.from_arrays([*batch.columns, nulls, nulls], schema=MAPPED_SCHEMA)

@@ -12,7 +12,7 @@ from typing import Any, BinaryIO, cast
 
 from distillwatch.errors import InputError
 
-__all__ = ["STDIN", "expand_inputs", "open_input"]
+__all__ = ["LOG_SUFFIXES", "STDIN", "decompressing", "expand_inputs", "open_input"]
 
 STDIN = "-"
 _GZIP_MAGIC = b"\x1f\x8b"
