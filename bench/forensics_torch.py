@@ -55,13 +55,15 @@ def _tokens(texts: Sequence[str]) -> int:
     return sum(len(words(t)) for t in texts)
 
 
-def _harvest(lab: Lab, url: str, account: str, need: float, offset: int = 0) -> list[str]:
+def _harvest(lab: Lab, url: str, account: str, need: float, offset: int = 0,
+             temperature: float = 1.0) -> list[str]:
     """Harvested documents (prompt + answer) until they hold ``need`` tokens."""
     out: list[str] = []
     got, i = 0, offset
     while got < need:
         (doc,) = harvest(url, account, [lab.harvest_prompts[i % len(lab.harvest_prompts)]],
-                         lab.config.harvest_max_tokens, seed=lab.config.seed + i)
+                         lab.config.harvest_max_tokens, seed=lab.config.seed + i,
+                         temperature=temperature)
         out.append(doc)
         got += len(words(doc))
         i += 1
@@ -112,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--filler-tokens", type=int, default=150_000)
     parser.add_argument("--probe-tokens", type=int, default=200_000)
     parser.add_argument("--shares", default="0.05,0.2")
+    parser.add_argument("--harvest-temperature", type=float, default=1.0,
+                        help="sampling temperature the harvesting accounts ask for")
     parser.add_argument("--clean", type=int, default=4, help="clean students (0%%)")
     parser.add_argument("--wrong-keys", type=int, default=50,
                         help="wrong keys scored on each student's generations")
@@ -152,8 +156,10 @@ def main(argv: list[str] | None = None) -> int:
                   marks={"teacher": Marks(lab.ring, lab.config.scheme, lab.injector)})
     with serve_lab(app) as url:
         top = max(shares, default=0.0)
-        harvested = _harvest(lab, url, LEAK, top * args.ft_tokens)
-        _harvest(lab, url, INNOCENT, 0.01 * args.ft_tokens, offset=len(harvested))
+        harvested = _harvest(lab, url, LEAK, top * args.ft_tokens,
+                             temperature=args.harvest_temperature)
+        _harvest(lab, url, INNOCENT, 0.01 * args.ft_tokens, offset=len(harvested),
+                 temperature=args.harvest_temperature)
     print(f"harvested {len(harvested)} ({time.perf_counter() - t0:.0f}s)", flush=True)
 
     plan = [(f"{s:g}", s, 1) for s in shares]

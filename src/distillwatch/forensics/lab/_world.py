@@ -48,12 +48,12 @@ class LabConfig:
 
 
 def harvest(url: str, account: str, prompts: Sequence[str], max_tokens: int,
-            seed: int) -> list[str]:
+            seed: int, temperature: float = 1.0) -> list[str]:
     """What a harvesting account does: ask the served teacher and keep prompt + answer."""
     out = []
     for i, prompt in enumerate(prompts):
         body = orjson.dumps({"model": "teacher", "prompt": prompt, "max_tokens": max_tokens,
-                             "temperature": 1.0, "seed": seed * 100_003 + i})
+                             "temperature": temperature, "seed": seed * 100_003 + i})
         req = urllib.request.Request(f"{url}/completions", data=body, method="POST", headers={
             "Content-Type": "application/json", "Authorization": f"Bearer {account}"})
         with urllib.request.urlopen(req, timeout=60) as resp:
