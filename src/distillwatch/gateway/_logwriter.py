@@ -35,6 +35,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from distillwatch.gateway._priority import run_at_idle_priority
+
 __all__ = ["LogWriterStats", "TrafficLogWriter"]
 
 _log = logging.getLogger("distillwatch.gateway")
@@ -199,9 +201,5 @@ class TrafficLogWriter:
 
 
 def _idle_thread() -> None:
-    """Run the calling thread under ``SCHED_IDLE`` (Linux; elsewhere, or if refused, as is)."""
-    policy = getattr(os, "SCHED_IDLE", None)
-    if policy is None or not hasattr(os, "sched_setscheduler"):
-        return
-    with contextlib.suppress(OSError):
-        os.sched_setscheduler(0, policy, os.sched_param(0))
+    """The writer thread's start: idle priority where the system has it, else as is."""
+    run_at_idle_priority()

@@ -37,6 +37,7 @@ import orjson
 
 from distillwatch.act import Ladder
 from distillwatch.detect._live import Alert, LiveRisk, LiveScorer
+from distillwatch.gateway._priority import run_at_idle_priority
 from distillwatch.gateway._scoring import restore_or_create, save_scorer
 from distillwatch.gateway._wire import FrameBuffer, Kind, encode_frame
 
@@ -269,20 +270,6 @@ def _read_config(sock: socket.socket) -> dict[str, Any]:
             return config
 
 
-def _run_when_idle() -> None:
-    """Ask for ``SCHED_IDLE``: the kernel then preempts this process as soon as any normal
-    one (the proxy) wakes up, instead of letting a pass of a few milliseconds finish first.
-    Where the policy is missing (not Linux) or refused, niceness alone stays."""
-    policy = getattr(os, "SCHED_IDLE", None)
-    if policy is None or not hasattr(os, "sched_setscheduler"):
-        _log.info("SCHED_IDLE is not available here; the scorer runs at its niceness only")
-        return
-    try:
-        os.sched_setscheduler(0, policy, os.sched_param(0))
-    except OSError as exc:
-        _log.warning("cannot switch the scorer to SCHED_IDLE (%s); niceness only", exc)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: ``python -m distillwatch.gateway._scorer_child FD``."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -299,7 +286,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.get("nice"):
         os.nice(int(config["nice"]))  # yield to the proxy wherever we share a core
     if config.get("idle"):
-        _run_when_idle()
+        why_not = run_at_idle_priority()  # a pass never delays a waking proxy
+        if why_not:
+            _log.warning("%s; the scorer runs at its niceness only", why_not)
     loop = ScorerLoop(sock, config)
     loop.buffer = config.pop("_buffer")
     loop.run()
