@@ -170,7 +170,9 @@ def process_gateway(target: str, tmp: Path, /, *, factory: str = "gwkit:counting
     """A gateway whose scorer runs in a scorer process built by ``factory(options, state)``."""
     from distillwatch.gateway import ScorerSpec
 
-    scoring = {"tick": 0.01, **extra.pop("scoring", {})}
+    # ordinary priority unless a test asks for the default (idle): the tests that check when
+    # the ladder moves must not depend on how busy the machine running them is
+    scoring = {"tick": 0.01, "process_idle": False, **extra.pop("scoring", {})}
     config = gateway_config(target, tmp, scoring=scoring, **extra)
     app = create_app(config, canary=canary,
                      scorer_process=ScorerSpec(factory=factory, options=dict(options or {})))

@@ -128,7 +128,8 @@ def test_canaries_reach_degraded_accounts_through_a_scorer_process(mock: Any, tm
     inject = CanaryInjector(registry, KeyRing({1: bytes(range(32))}, 1), share=1.0,
                             placement="append")
     with process_gateway(mock[0].url, tmp_path, options={"boost": {"acct_a": 0.7}},
-                         canary=inject, ladder=LADDER, steps=STEPS) as (server, app):
+                         canary=inject, ladder=LADDER, steps=STEPS,
+                         scoring={"process_idle": True}) as (server, app):
         pid = app.state.process.pid if app.state.process else None
         assert pid is not None and _niceness(pid) == min(19, os.nice(0) + 10)  # yields
         if hasattr(os, "SCHED_IDLE"):  # and never preempts the proxy on a shared core

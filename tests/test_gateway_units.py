@@ -284,6 +284,33 @@ def test_flushes_run_at_idle_priority_off_the_event_loop(tmp_path: Path) -> None
     assert [r["request_id"] for r in read_log(tmp_path)] == ["idle"]
 
 
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_idle_priority_gives_way_while_the_work_starves() -> None:
+    """A unit that waited for a core (long wall time, little CPU) puts the thread back at
+    ordinary priority; units that do not wait bring it back to idle priority."""
+    import threading
+
+    from distillwatch.gateway._priority import IdleUnlessStarved
+
+    seen: list[int] = []
+
+    def work() -> None:
+        priority = IdleUnlessStarved(starved_after=1.0, relax_after=0.0)
+        seen.append(os.sched_getscheduler(0))
+        priority.observe(wall=0.2, cpu=0.19)  # did not wait: stays idle
+        seen.append(os.sched_getscheduler(0))
+        priority.observe(wall=3.0, cpu=0.05)  # waited 3 s for 50 ms of work
+        seen.append(os.sched_getscheduler(0))
+        priority.observe(wall=0.01, cpu=0.01)
+        seen.append(os.sched_getscheduler(0))
+        seen.append(priority.switches)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert seen == [os.SCHED_IDLE, os.SCHED_IDLE, os.SCHED_OTHER, os.SCHED_IDLE, 2]
+
+
 _VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 10_000), st.text(max_size=5),
                     st.dictionaries(st.text(max_size=3), st.integers(-1000, 1000), max_size=2))
 _KEYS = st.sampled_from(["model", "messages", "logprobs", "top_logprobs", "logit_bias", "n",

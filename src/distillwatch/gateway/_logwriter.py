@@ -35,7 +35,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from distillwatch.gateway._priority import run_at_idle_priority
+from distillwatch.gateway._priority import IdleUnlessStarved
 
 __all__ = ["LogWriterStats", "TrafficLogWriter"]
 
@@ -78,9 +78,10 @@ class TrafficLogWriter:
         self._file_opened = 0.0
         self._seq = 0
         self.paths: list[Path] = []
-        self._executor = ThreadPoolExecutor(
-            1, thread_name_prefix="distillwatch-log",
-            initializer=_idle_thread if idle_priority else None)
+        self.idle_priority = idle_priority
+        self._priority: IdleUnlessStarved | None = None  # made in the writer thread
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="distillwatch-log",
+                                            initializer=self._start_thread)
 
     @property
     def depth(self) -> int:
@@ -165,7 +166,19 @@ class TrafficLogWriter:
         self.stats.written += len(lines)
         self.stats.flushes += 1
 
+    def _start_thread(self) -> None:
+        """In the writer thread: idle priority, ordinary again while flushes starve."""
+        self._priority = IdleUnlessStarved(self.idle_priority)
+
     def _write(self, lines: list[bytes]) -> None:
+        wall, cpu = time.monotonic(), time.thread_time()
+        try:
+            self._write_now(lines)
+        finally:
+            if self._priority is not None:
+                self._priority.observe(time.monotonic() - wall, time.thread_time() - cpu)
+
+    def _write_now(self, lines: list[bytes]) -> None:
         now = time.time()
         if self._file is not None and (self._file_bytes >= self.rotate_bytes
                                        or now - self._file_opened >= self.rotate_seconds):
@@ -198,8 +211,3 @@ class TrafficLogWriter:
             with contextlib.suppress(OSError):
                 self._file.close()
             self._file = None
-
-
-def _idle_thread() -> None:
-    """The writer thread's start: idle priority where the system has it, else as is."""
-    run_at_idle_priority()

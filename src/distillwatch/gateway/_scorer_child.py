@@ -37,7 +37,7 @@ import orjson
 
 from distillwatch.act import Ladder
 from distillwatch.detect._live import Alert, LiveRisk, LiveScorer
-from distillwatch.gateway._priority import run_at_idle_priority
+from distillwatch.gateway._priority import IdleUnlessStarved
 from distillwatch.gateway._scoring import restore_or_create, save_scorer
 from distillwatch.gateway._wire import FrameBuffer, Kind, encode_frame
 
@@ -134,6 +134,7 @@ class ScorerLoop:
         self.errors = 0
         self.busy = 0.0
         self.next_checkpoint = time.monotonic() + self.checkpoint_seconds
+        self.priority = IdleUnlessStarved(False)
 
     def send(self, kind: int, obj: Any) -> None:
         """One frame to the gateway (blocking: only this process waits)."""
@@ -195,7 +196,7 @@ class ScorerLoop:
 
     def observe(self, lines: list[bytes]) -> None:
         """Observe in batches of ``batch_max``; publish changes, alerts and counters."""
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         alerts: list[Alert] = []
         touched: dict[str, None] = {}
         for start in range(0, len(lines), self.batch_max):
@@ -217,6 +218,7 @@ class ScorerLoop:
             self.alerts += len(alerts)
             self.send(Kind.ALERTS, [a.to_json() for a in alerts])
         self.busy += time.monotonic() - started
+        self.priority.observe(time.monotonic() - started, time.process_time() - cpu)
         self.send(Kind.STATS, {
             "frames": self.frames, "observed": self.observed, "alerts": self.alerts,
             "errors": self.errors, "busy_s": self.busy,
@@ -285,11 +287,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.sched_setaffinity(0, set(cpus))
     if config.get("nice"):
         os.nice(int(config["nice"]))  # yield to the proxy wherever we share a core
-    if config.get("idle"):
-        why_not = run_at_idle_priority()  # a pass never delays a waking proxy
-        if why_not:
-            _log.warning("%s; the scorer runs at its niceness only", why_not)
+    # idle priority: a pass never delays a waking proxy; ordinary again while starved
+    priority = IdleUnlessStarved(bool(config.get("idle")))
+    if config.get("idle") and not priority.enabled:
+        _log.warning("SCHED_IDLE is not available; the scorer runs at its niceness only")
     loop = ScorerLoop(sock, config)
+    loop.priority = priority
     loop.buffer = config.pop("_buffer")
     loop.run()
     sock.close()
