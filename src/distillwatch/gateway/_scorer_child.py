@@ -134,7 +134,10 @@ class ScorerLoop:
         self.errors = 0
         self.busy = 0.0
         self.next_checkpoint = time.monotonic() + self.checkpoint_seconds
-        self.priority = IdleUnlessStarved(False)
+        # idle priority: a pass never delays a waking proxy; ordinary again while starved
+        self.priority = IdleUnlessStarved(bool(config.get("idle")))
+        if config.get("idle") and not self.priority.enabled:
+            _log.warning("SCHED_IDLE is not available; the scorer runs at its niceness only")
 
     def send(self, kind: int, obj: Any) -> None:
         """One frame to the gateway (blocking: only this process waits)."""
@@ -287,12 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.sched_setaffinity(0, set(cpus))
     if config.get("nice"):
         os.nice(int(config["nice"]))  # yield to the proxy wherever we share a core
-    # idle priority: a pass never delays a waking proxy; ordinary again while starved
-    priority = IdleUnlessStarved(bool(config.get("idle")))
-    if config.get("idle") and not priority.enabled:
-        _log.warning("SCHED_IDLE is not available; the scorer runs at its niceness only")
     loop = ScorerLoop(sock, config)
-    loop.priority = priority
     loop.buffer = config.pop("_buffer")
     loop.run()
     sock.close()

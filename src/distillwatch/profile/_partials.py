@@ -21,7 +21,13 @@ that grows with calls (a few bytes a call), not with accounts; see docs/scale.md
 from __future__ import annotations
 
 from distillwatch.engine import Tables
-from distillwatch.profile._sql import HIGH_MAX_TOKENS, PROFILE_SELECT, SIDE_MODE_TOKENS
+from distillwatch.profile._sql import (
+    HIGH_MAX_TOKENS,
+    HOUR_ENTROPY_CTE,
+    PEAK_HOUR_CTE,
+    PROFILE_SELECT,
+    SIDE_MODE_TOKENS,
+)
 
 __all__ = ["EXAMPLES_PER_ACCOUNT", "PARTIALS", "TOPIC_SAMPLE_PER_ACCOUNT", "calls_view_sql",
            "empty_partial_sql", "partial_sql", "partials_profile_sql"]
@@ -318,23 +324,11 @@ hours AS (
     SELECT account_id, hour, CAST(SUM(k) AS BIGINT) AS k
     FROM __P__hours GROUP BY account_id, hour
 ),
-hour_entropy AS (
-    SELECT h.account_id,
-        -SUM((CAST(h.k AS DOUBLE) / t.n) * LN(CAST(h.k AS DOUBLE) / t.n)) AS hour_entropy
-    FROM hours h
-    JOIN (SELECT account_id, CAST(SUM(k) AS BIGINT) AS n FROM hours GROUP BY account_id) t
-        ON h.account_id = t.account_id
-    GROUP BY h.account_id
-),
-hourly AS (
+__HOUR_ENTROPY__hourly AS (
     SELECT account_id, day, hour, CAST(SUM(k) AS BIGINT) AS k
     FROM __P__hours GROUP BY account_id, day, hour
 ),
-peak AS (
-    SELECT account_id, MAX(k) AS peak_hour_calls, COUNT(*) AS active_hours
-    FROM hourly GROUP BY account_id
-),
-templates AS (
+__PEAK_HOUR__templates AS (
     SELECT account_id, kind, t, CAST(SUM(k) AS BIGINT) AS k,
         CAST(SUM(k_long) AS BIGINT) AS k_long
     FROM __P__templates GROUP BY account_id, kind, t
@@ -381,6 +375,9 @@ repeats AS (
     FROM prompt_models GROUP BY account_id
 )
 """ + PROFILE_SELECT
+# the steps the calls SQL shares
+_MERGE_TEMPLATE = _MERGE_TEMPLATE.replace("__HOUR_ENTROPY__", HOUR_ENTROPY_CTE).replace(
+    "__PEAK_HOUR__", PEAK_HOUR_CTE)
 
 
 def partials_profile_sql(prefix: str = "st_", accounts: str = "accounts") -> str:

@@ -11,7 +11,8 @@ in DuckDB) floored to the unit, which is what DuckDB's ``date_diff`` counts.
 
 from __future__ import annotations
 
-__all__ = ["ACCOUNT_PROFILE_SQL", "DAILY_SERIES_SQL", "PROFILE_SELECT", "account_profile_sql"]
+__all__ = ["ACCOUNT_PROFILE_SQL", "DAILY_SERIES_SQL", "HOUR_ENTROPY_CTE", "PEAK_HOUR_CTE",
+           "PROFILE_SELECT", "account_profile_sql"]
 
 #: Calls with at least this many requested output tokens count as "high max tokens".
 HIGH_MAX_TOKENS = 4000
@@ -56,6 +57,25 @@ LEFT JOIN __ACCOUNTS__ a ON a.account_id = b.account_id
 ORDER BY b.account_id
 """
 
+#: Hour-of-day entropy from a ``hours (account_id, hour, k)`` CTE; the calls SQL and the merge
+#: over incremental partials build ``hours`` differently and share this step.
+HOUR_ENTROPY_CTE = """hour_entropy AS (
+    SELECT h.account_id,
+        -SUM((CAST(h.k AS DOUBLE) / t.n) * LN(CAST(h.k AS DOUBLE) / t.n)) AS hour_entropy
+    FROM hours h
+    JOIN (SELECT account_id, CAST(SUM(k) AS BIGINT) AS n FROM hours GROUP BY account_id) t
+        ON h.account_id = t.account_id
+    GROUP BY h.account_id
+),
+"""
+
+#: Busiest hour and active hours from an ``hourly (account_id, day, hour, k)`` CTE (shared too).
+PEAK_HOUR_CTE = """peak AS (
+    SELECT account_id, MAX(k) AS peak_hour_calls, COUNT(*) AS active_hours
+    FROM hourly GROUP BY account_id
+),
+"""
+
 _PROFILE_TEMPLATE = f"""
 WITH c AS (
     SELECT *,
@@ -87,22 +107,10 @@ gap_stats AS (
 hours AS (
     SELECT account_id, hour, COUNT(*) AS k FROM c GROUP BY account_id, hour
 ),
-hour_entropy AS (
-    SELECT h.account_id,
-        -SUM((CAST(h.k AS DOUBLE) / t.n) * LN(CAST(h.k AS DOUBLE) / t.n)) AS hour_entropy
-    FROM hours h
-    JOIN (SELECT account_id, CAST(SUM(k) AS BIGINT) AS n FROM hours GROUP BY account_id) t
-        ON h.account_id = t.account_id
-    GROUP BY h.account_id
-),
-hourly AS (
+{HOUR_ENTROPY_CTE}hourly AS (
     SELECT account_id, day, hour, COUNT(*) AS k FROM c GROUP BY account_id, day, hour
 ),
-peak AS (
-    SELECT account_id, MAX(k) AS peak_hour_calls, COUNT(*) AS active_hours
-    FROM hourly GROUP BY account_id
-),
-prefixes AS (
+{PEAK_HOUR_CTE}prefixes AS (
     SELECT account_id, template_prefix AS t, COUNT(*) AS k
     FROM c WHERE template_prefix IS NOT NULL GROUP BY account_id, template_prefix
 ),

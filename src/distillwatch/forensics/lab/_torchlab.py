@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import math
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from distillwatch.forensics._tokenize import UNKNOWN, WordVocab, words
+from distillwatch.forensics._tokenize import UNKNOWN, WordVocab
+from distillwatch.forensics.lab._vocab import frequent_words
 
 __all__ = ["TinyLM", "TorchLM", "build_vocab"]
 
@@ -26,16 +26,9 @@ _BOS = "<s>"
 
 
 def build_vocab(texts: Sequence[str], size: int) -> WordVocab:
-    """The ``size - 1`` most frequent words of ``texts`` (ties by the word), plus BOS.
-
-    A student's vocabulary comes from its own training texts, as a real student's tokenizer
-    would: a word it never saw (a canary's invented name or value) is not one it can say. The
-    rule reads the texts only, never our keys, so under the null (texts without our marks) a
-    served canary and its decoys stay exchangeable.
-    """
-    counts = Counter(w for t in texts for w in words(t))
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size - 1]
-    return WordVocab([_BOS, *sorted(w for w, _ in ranked)])
+    """A closed vocabulary (the teacher's): BOS and the ``size - 1`` most frequent words.
+    Students use ``OpenVocab``, which can also spell the words outside its list."""
+    return WordVocab([_BOS, *frequent_words(texts, size - 1)])
 
 
 class TinyLM(nn.Module):

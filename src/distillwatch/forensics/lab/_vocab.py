@@ -14,12 +14,22 @@ from collections.abc import Iterable, Sequence
 
 from distillwatch.forensics._tokenize import UNKNOWN, WordVocab, detokenize, words
 
-__all__ = ["SPELLING", "OpenVocab"]
+__all__ = ["SPELLING", "OpenVocab", "frequent_words"]
 
 #: Characters a spelled word may hold (what ``words`` yields, lower-cased).
 SPELLING = "abcdefghijklmnopqrstuvwxyz0123456789'"
 _CHAR = "\u2581"  # prefix of a character token
 _END = "\u2581</w>"  # closes a spelled word
+
+
+def frequent_words(texts: Iterable[str], n: int) -> list[str]:
+    """The ``n`` most frequent words of ``texts`` (ties broken by the word), sorted.
+
+    The list reads the texts only, never our keys, so under the null (texts without our
+    marks) a served canary and its decoys stay exchangeable.
+    """
+    counts = Counter(w for t in texts for w in words(t))
+    return sorted(w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
 
 
 class OpenVocab(WordVocab):
@@ -35,9 +45,7 @@ class OpenVocab(WordVocab):
     @staticmethod
     def build(texts: Iterable[str], size: int, first: str = "<s>") -> OpenVocab:
         """``first`` plus the ``size - 1`` most frequent words (ties by the word)."""
-        counts = Counter(w for t in texts for w in words(t))
-        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size - 1]
-        return OpenVocab([first, *sorted(w for w, _ in ranked if w != first)])
+        return OpenVocab([first, *(w for w in frequent_words(texts, size - 1) if w != first)])
 
     def encode(self, text: str) -> list[int]:
         out: list[int] = []
