@@ -18,6 +18,7 @@ from distillwatch.detect import (
     load_default_model,
     verdict_for,
 )
+from distillwatch.detect._indicators import MIN_SCALE, fit_baselines, mid_quantile
 from distillwatch.features import call_features
 from distillwatch.ingest import Store, read_canonical_batches
 from distillwatch.profile import account_profiles
@@ -129,3 +130,37 @@ def test_risk_is_monotone_in_each_weighted_indicator(xs: list[float], j: int,
 @pytest.mark.parametrize("risk", [0.0, 0.3, 1.0])
 def test_verdicts_cover_the_risk_range(risk: float) -> None:
     assert verdict_for(risk, load_default_model()) in {"harvesting", "suspicious", "normal"}
+
+
+@given(st.lists(st.floats(-50, 50), min_size=1, max_size=60, unique=True),
+       st.floats(0.0, 1.0))
+def test_mid_quantile_is_the_hazen_quantile_without_ties(xs: list[float], q: float) -> None:
+    values = np.sort(np.array(xs))
+    n = len(values)
+    expected = float(np.interp(q, (np.arange(n) + 0.5) / n, values))
+    assert mid_quantile(np.array(xs), q) == pytest.approx(expected, abs=1e-9)
+
+
+def test_a_count_baseline_moves_smoothly_with_the_population_mix() -> None:
+    """Half the accounts with one user agent, half with two: a few accounts more on either
+    side must not move the baseline from one count to the other (it did with the median)."""
+    def baseline(ones: int, twos: int) -> tuple[float, float]:
+        agents = np.array([1.0] * ones + [2.0] * twos)
+        return fit_baselines({**{ind.code: np.zeros(len(agents)) for ind in INDICATORS},
+                              "AGENT_CHURN": agents})["AGENT_CHURN"]
+
+    (m1, s1), (m2, s2) = baseline(2_600, 2_400), baseline(2_400, 2_600)
+    assert np.log1p(1) < m1 < m2 < np.log1p(2)
+    assert abs(m2 - m1) < 0.05 and abs(s2 - s1) < 0.02 and min(s1, s2) >= MIN_SCALE
+    # an account with two agents scores nearly alike in both populations
+    z1, z2 = (np.log1p(2) - m1) / s1, (np.log1p(2) - m2) / s2
+    assert abs(z1 - z2) < 0.2
+
+
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=200),
+       st.floats(0.0, 1.0), st.floats(0.0, 1.0))
+def test_mid_quantile_is_monotone_and_within_the_data(xs: list[int], q1: float,
+                                                      q2: float) -> None:
+    x = np.array(xs, dtype=float)
+    lo, hi = sorted((q1, q2))
+    assert x.min() <= mid_quantile(x, lo) <= mid_quantile(x, hi) <= x.max()

@@ -17,9 +17,11 @@ import pyarrow as pa
 
 __all__ = [
     "INDICATORS",
+    "MIN_SCALE",
     "Indicator",
     "fit_baselines",
     "indicator_matrix",
+    "mid_quantile",
     "raw_from_columns",
     "raw_values",
 ]
@@ -201,8 +203,35 @@ def indicator_matrix(
     return np.stack(cols, axis=1) if cols else np.zeros((0, 0))
 
 
+def mid_quantile(x: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of ``x`` read off its mid-distribution function, interpolated.
+
+    Counts such as distinct keys or user agents take few values, and most accounts share one
+    or two of them. An ordinary median then jumps from one value to the next when a few
+    accounts join the population (half the accounts with one user agent, half with two), and
+    the MAD collapses to zero with it, so the same account scores far apart in two scans of
+    nearly the same traffic. The mid-distribution function F(v) = P(X < v) + P(X = v) / 2,
+    interpolated linearly between the values seen, moves continuously with the population's
+    shares and equals the usual (Hazen) quantile when no two values tie.
+    """
+    values, counts = np.unique(x, return_counts=True)
+    if len(values) == 0:
+        return 0.0
+    below = np.cumsum(counts) - counts
+    mid = (below + 0.5 * counts) / counts.sum()
+    return float(np.interp(q, mid, values))
+
+
+#: Smallest robust scale of a log indicator (log1p units): a z of 1 is at least a 28% change.
+MIN_SCALE = 0.25
+
+
 def fit_baselines(raw: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
-    """Population median and robust scale (1.4826 MAD, floored) of each log indicator."""
+    """Population median and robust scale (1.4826 MAD, floored) of each log indicator.
+
+    Both are mid-distribution quantiles (:func:`mid_quantile`), so a baseline moves smoothly
+    with the population's mix rather than jumping between the few values a count takes.
+    """
     out: dict[str, tuple[float, float]] = {}
     for ind in INDICATORS:
         if ind.kind != "log":
@@ -211,7 +240,7 @@ def fit_baselines(raw: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
         if len(x) == 0:
             out[ind.code] = (0.0, 1.0)
             continue
-        median = float(np.median(x))
-        mad = float(np.median(np.abs(x - median))) * 1.4826
-        out[ind.code] = (median, max(mad, 0.25))
+        median = mid_quantile(x, 0.5)
+        mad = mid_quantile(np.abs(x - median), 0.5) * 1.4826
+        out[ind.code] = (median, max(mad, MIN_SCALE))
     return out
