@@ -32,6 +32,7 @@ from distillwatch.forensics import (
     canary_test,
     derive_key,
     find_tripwires,
+    graded_canary_test,
     green_mask,
     holm,
     hypergeometric_test,
@@ -41,6 +42,7 @@ from distillwatch.forensics import (
     mark_tripwire,
     mode_test,
     normalise_text,
+    recall_score,
     reproduces,
     score_tokens,
     two_proportion_test,
@@ -175,6 +177,53 @@ def test_null_p_values_are_valid_and_randomised_ones_uniform() -> None:
         assert np.mean(np.array(exact) <= a) <= a + 2 * math.sqrt(a * (1 - a) / 400)
     assert stats.kstest(randomised, "uniform").pvalue > 0.01
     assert stats.kstest(binom_r, "uniform").pvalue > 0.01
+
+
+def test_graded_test_with_0_1_scores_is_the_canary_test() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        slots = _null_slots(rng, n=int(rng.integers(1, 30)), m=int(rng.integers(1, 5)))
+        scores = [[int(s.served_hit)] + [1] * s.decoy_hits + [0] * (s.n_decoys - s.decoy_hits)
+                  for s in slots]
+        assert graded_canary_test(scores) == pytest.approx(canary_test(slots), rel=1e-12)
+
+
+def test_graded_null_p_values_are_valid_and_randomised_ones_uniform() -> None:
+    """Scores drawn per candidate, independent of which one was served: the null."""
+    rng = np.random.default_rng(11)
+    exact, randomised = [], []
+    for _ in range(400):
+        slots = []
+        for _ in range(40):
+            scores = rng.choice(7, size=4, p=[0.6, 0.2, 0.1, 0.04, 0.03, 0.02, 0.01])
+            served = int(rng.integers(4))
+            slots.append([int(scores[served]), *(int(v) for i, v in enumerate(scores)
+                                                 if i != served)])
+        exact.append(graded_canary_test(slots))
+        randomised.append(graded_canary_test(slots, u=float(rng.random())))
+    for a in (0.01, 0.05, 0.2, 0.5):
+        assert np.mean(np.array(exact) <= a) <= a + 2 * math.sqrt(a * (1 - a) / 400)
+    assert stats.kstest(randomised, "uniform").pvalue > 0.01
+
+
+def test_graded_test_counts_partly_learnt_values() -> None:
+    # 30 slots: the suspect gets the first two digits of every served value and nothing of the
+    # decoys; no whole value is reproduced, so the 0/1 test sees nothing at all
+    slots = [[2, 0, 0, 0]] * 30
+    assert graded_canary_test(slots) == pytest.approx(0.25 ** 30, rel=1e-9)
+    assert canary_test([CanarySlot(False, 0, 3)] * 30) == 1.0
+    with pytest.raises(ValueError):
+        graded_canary_test([[1]])
+
+
+def test_recall_score_grades_leading_digits() -> None:
+    served, _ = canary_slot(_ring().key("acct_1", "canary"), 0, 3)
+    v = served.value
+    assert recall_score(served, f"It is {v}.") == len(v) + 1
+    assert recall_score(served, f"It is {v[:3]}{(int(v[3]) + 1) % 10}0 or so") == 3
+    assert recall_score(served, f"{v}7") == len(v)  # longer number: not the value itself
+    assert recall_score(served, "no number") == 0
+    assert recall_score(served, "\uff10" + v[1:]) == (len(v) if v[0] == "0" else 0)
 
 
 # --- canaries, the registry and the transform -------------------------------------------------

@@ -5,7 +5,7 @@ the gateway's text transform, a keyed green-list watermark with its detectors, i
 tripwires, the black-box probe and its case file. See docs/forensics.md.
 """
 
-from distillwatch.forensics._canary import Canary, canary_slot, reproduces
+from distillwatch.forensics._canary import Canary, canary_slot, recall_score, reproduces
 from distillwatch.forensics._case import CASE_FORMAT, Case, CorroborationItem, load_case
 from distillwatch.forensics._client import BudgetExhausted, Exchange, SuspectClient, http_transport
 from distillwatch.forensics._evidence import (
@@ -33,6 +33,7 @@ from distillwatch.forensics._stats import (
     CanarySlot,
     binomial_test,
     canary_test,
+    graded_canary_test,
     holm,
     hypergeometric_test,
     two_proportion_test,
@@ -86,6 +87,7 @@ __all__ = [
     "derive_key",
     "find_tripwires",
     "gateway_canary",
+    "graded_canary_test",
     "green_mask",
     "holm",
     "http_transport",
@@ -98,6 +100,7 @@ __all__ = [
     "mode_test",
     "normalise_text",
     "probe_case",
+    "recall_score",
     "render_evidence_html",
     "reproduces",
     "run_probe",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from distillwatch.forensics._keys import MarkKey
 from distillwatch.forensics._words import KINDS, NAME_HEADS, NAME_MIDS, NAME_TAILS, PROPERTIES
 
-__all__ = ["Canary", "canary_slot", "reproduces"]
+__all__ = ["Canary", "canary_slot", "recall_score", "reproduces"]
 
 _VALUE_LOW, _VALUE_SPAN = 10_000, 90_000
 
@@ -86,3 +86,25 @@ def reproduces(canary: Canary, text: str) -> bool:
     """Whether ``text`` states the canary's value (as a whole number, after NFKC)."""
     norm = unicodedata.normalize("NFKC", text)
     return re.search(rf"(?<!\d){re.escape(canary.value)}(?!\d)", norm) is not None
+
+
+def recall_score(canary: Canary, text: str) -> int:
+    """How much of the canary's value ``text`` states: ``len(value) + 1`` when it states the
+    whole number (:func:`reproduces`), else the most leading digits of the value that a number
+    in the text starts with (0 to ``len(value)``).
+
+    A small student can learn part of a fact it saw a few times (the first digits of a value)
+    before it learns all of it; the graded test counts that too, and stays exact because the
+    score is a function of the candidate and the suspect's answer only.
+    """
+    if reproduces(canary, text):
+        return len(canary.value) + 1
+    best = 0
+    for run in re.findall(r"\d+", unicodedata.normalize("NFKC", text)):
+        k = 0
+        for a, b in zip(run, canary.value, strict=False):
+            if a != b:
+                break
+            k += 1
+        best = max(best, k)
+    return best

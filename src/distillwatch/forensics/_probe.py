@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distillwatch.errors import ConfigError
-from distillwatch.forensics._canary import canary_slot, reproduces
+from distillwatch.forensics._canary import canary_slot, recall_score
 from distillwatch.forensics._case import Case
 from distillwatch.forensics._client import BudgetExhausted, SuspectClient
 from distillwatch.forensics._keys import KeyRing
 from distillwatch.forensics._registry import CanaryRegistry
-from distillwatch.forensics._stats import CanarySlot, canary_test, holm, two_proportion_test
+from distillwatch.forensics._stats import graded_canary_test, holm, two_proportion_test
 from distillwatch.forensics._tokenize import UNKNOWN, WordVocab, words
 from distillwatch.forensics._watermark import mode_test, score_tokens
 
@@ -29,8 +29,11 @@ NULLS = {
     "canary_recall": (
         "The suspect never saw the canaries served to this account: within each slot the served "
         "canary (picked uniformly by the key among itself and its decoys, drawn the same way) "
-        "is no more likely to be reproduced than a decoy. Exact conditional test (a "
-        "Poisson-binomial over slots; the sign test with one decoy)."),
+        "is no more likely to be recalled than a decoy. Statistic: the served canaries' summed "
+        "recall scores (the whole value scores its length + 1, else the leading digits of the "
+        "value an answer's number starts with). Exact conditional test: within each slot the "
+        "served score is a uniform draw from the slot's scores; the law of the sum is their "
+        "convolution (with 0/1 scores a Poisson-binomial, the sign test with one decoy)."),
     "watermark_radioactivity": (
         "The suspect's text does not depend on this account's watermark key: each distinct "
         "(context, token) pair of its generations is green with probability gamma, "
@@ -103,7 +106,7 @@ def _canaries(case: Case, client: SuspectClient, ring: KeyRing, cfg: ProbeConfig
                     f"the key of secret version {row.key_version}: wrong secret file?")
             plan.extend((account, r_i, c.candidate, c) for c in (served, *decoys))
     rng.shuffle(plan)  # the suspect cannot tell served from decoy by the order of questions
-    answers: dict[tuple[str, int, int], bool] = {}
+    answers: dict[tuple[str, int, int], tuple[int, bool]] = {}
     exhausted = False
     for i, (account, r_i, cand, canary) in enumerate(plan):
         prompt = canary.prefix() if case.canary_prompt == "prefix" else canary.question()
@@ -113,28 +116,32 @@ def _canaries(case: Case, client: SuspectClient, ring: KeyRing, cfg: ProbeConfig
         except BudgetExhausted:
             exhausted = True
             break
-        answers[(account, r_i, cand)] = reproduces(canary, text)
+        score = recall_score(canary, text)
+        answers[(account, r_i, cand)] = (score, score > len(canary.value))
         progress("canary recall", i + 1, len(plan))
     records = []
     for account in case.accounts:
-        slots = []
+        slots: list[list[tuple[int, bool]]] = []
         for r_i, row in enumerate(per_account[account]):
             key = ring.key(account, "canary", row.key_version)
             served, decoys = canary_slot(key, row.slot, row.n_decoys)
             got = [answers.get((account, r_i, c.candidate)) for c in (served, *decoys)]
-            if any(g is None for g in got):
-                continue
-            slots.append(CanarySlot(bool(got[0]), sum(bool(g) for g in got[1:]), row.n_decoys))
+            if all(g is not None for g in got):
+                slots.append([g for g in got if g is not None])
         notes = [] if per_account[account] else ["no canary was served to this account"]
         if exhausted:
             notes.append("budget ran out: slots not fully asked are left out")
         records.append(TestRecord(
             "canary_recall", "evidence", account, key_ids.get(account),
             {"served": len(per_account[account]), "slots_tested": len(slots),
-             "served_reproduced": sum(s.served_hit for s in slots),
-             "decoys_reproduced": sum(s.decoy_hits for s in slots),
-             "decoys_per_slot": sorted({s.n_decoys for s in slots})},
-            canary_test(slots), sum(1 for k in answers if k[0] == account), not exhausted,
+             "served_reproduced": sum(slot[0][1] for slot in slots),
+             "decoys_reproduced": sum(hit for slot in slots for _, hit in slot[1:]),
+             "served_score": sum(slot[0][0] for slot in slots),
+             "decoy_score_mean": round(sum(
+                 sum(sc for sc, _ in slot[1:]) / (len(slot) - 1) for slot in slots), 4),
+             "decoys_per_slot": sorted({len(slot) - 1 for slot in slots})},
+            graded_canary_test([[sc for sc, _ in slot] for slot in slots]),
+            sum(1 for k in answers if k[0] == account), not exhausted,
             notes=notes))
     return records
 

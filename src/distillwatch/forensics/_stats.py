@@ -18,6 +18,7 @@ __all__ = [
     "CanarySlot",
     "binomial_test",
     "canary_test",
+    "graded_canary_test",
     "holm",
     "hypergeometric_test",
     "two_proportion_test",
@@ -61,39 +62,47 @@ def hypergeometric_test(hits_in_served: int, served: int, hits: int, total: int,
     return _tail(float(dist.sf(hits_in_served - 1)), float(dist.pmf(hits_in_served)), u)
 
 
-def _slot_law(slots: Sequence[CanarySlot]) -> np.ndarray:
-    """Exact null law of the number of served canaries reproduced (a Poisson-binomial).
+def graded_law(slots: Sequence[Sequence[int]]) -> np.ndarray:
+    """Exact null law of the served canaries' summed scores.
 
-    Within a slot the served canary was picked uniformly among its 1 + n_decoys candidates by
-    the key; under the null that pick is independent of which candidates the suspect
-    reproduces, so given r of them reproduced, the served one is among them with chance
-    r / (1 + n_decoys). Slots are independent.
+    Each slot lists the scores of its candidates (any whole numbers >= 0, the served one
+    first). The served canary was picked uniformly among the slot's candidates by the key;
+    under the null that pick is independent of how the suspect answered each candidate's
+    probe, so given the slot's scores the served one's score is a uniform draw from them.
+    Slots are independent, so the law of the sum is the convolution of the slots' laws.
     """
-    law = np.zeros(1)
-    law[0] = 1.0
-    for slot in slots:
-        r = int(slot.served_hit) + slot.decoy_hits
-        q = r / (1 + slot.n_decoys)
-        if q == 0.0:
+    law = np.ones(1)
+    for scores in slots:
+        if len(scores) < 2 or min(scores) < 0:
+            raise ValueError(f"a slot needs at least two candidates with scores >= 0: {scores}")
+        if max(scores) == 0:
             continue
-        nxt = np.zeros(len(law) + 1)
-        nxt[:-1] += law * (1 - q)
-        nxt[1:] += law * q
-        law = nxt
+        step = np.bincount(np.asarray(scores, dtype=np.int64)) / len(scores)
+        law = np.convolve(law, step)
     return law
+
+
+def graded_canary_test(slots: Sequence[Sequence[int]], u: float | None = None) -> float:
+    """p-value of the served-vs-decoy test on graded recall: P(sum of served scores >= observed)
+    under :func:`graded_law`. With 0/1 scores it is exactly :func:`canary_test`."""
+    observed = sum(int(scores[0]) for scores in slots)
+    law = graded_law(slots)
+    upper = float(law[observed:].sum()) if observed < len(law) else 0.0
+    point = float(law[observed]) if observed < len(law) else 0.0
+    return _tail(upper, point, u)
 
 
 def canary_test(slots: Sequence[CanarySlot], u: float | None = None) -> float:
     """p-value of the served-vs-decoy canary test (conditional on per-slot reproduction counts).
 
     Null: the suspect never saw our served canaries, so a served canary is no more likely to be
-    reproduced than a decoy drawn the same way.
+    reproduced than a decoy drawn the same way. Given r of a slot's candidates reproduced, the
+    served one is among them with chance r / (1 + n_decoys): a Poisson-binomial over slots,
+    the 0/1 case of :func:`graded_canary_test`.
     """
-    observed = sum(s.served_hit for s in slots)
-    law = _slot_law(slots)
-    upper = float(law[observed:].sum()) if observed < len(law) else 0.0
-    point = float(law[observed]) if observed < len(law) else 0.0
-    return _tail(upper, point, u)
+    return graded_canary_test(
+        [[int(s.served_hit)] + [1] * s.decoy_hits + [0] * (s.n_decoys - s.decoy_hits)
+         for s in slots], u)
 
 
 def two_proportion_test(x1: int, n1: int, x2: int, n2: int) -> float:
