@@ -20,11 +20,11 @@ import numpy as np
 from rich.table import Table
 from scipy import stats
 
-from distillwatch.forensics._canary import canary_slot, reproduces
+from distillwatch.forensics._canary import canary_slot, recall_score
 from distillwatch.forensics._client import SuspectClient
 from distillwatch.forensics._evidence import probe_case
 from distillwatch.forensics._probe import ProbeConfig
-from distillwatch.forensics._stats import CanarySlot, canary_test
+from distillwatch.forensics._stats import graded_canary_test
 from distillwatch.forensics._tokenize import UNKNOWN, WordVocab, words
 from distillwatch.forensics._watermark import GreenListLogitsProcessor, mode_test, score_tokens
 from distillwatch.forensics.lab._attacks import NeutraliseHook
@@ -129,10 +129,10 @@ def _canary_nulls(lab: Lab, url: str, accounts: int, slots: int, seed: int) -> l
         cells = []
         for slot in range(slots):
             served, decoys = canary_slot(key, slot, lab.config.n_decoys)
-            got = [reproduces(c, client.complete(c.prefix(), test="null", max_tokens=8)[0])
-                   for c in (served, *decoys)]
-            cells.append(CanarySlot(got[0], sum(got[1:]), lab.config.n_decoys))
-        out.append(canary_test(cells))
+            cells.append([recall_score(c, client.complete(c.prefix(), test="null",
+                                                          max_tokens=8)[0])
+                          for c in (served, *decoys)])
+        out.append(graded_canary_test(cells))
     return out
 
 
