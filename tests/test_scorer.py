@@ -164,3 +164,19 @@ def test_mid_quantile_is_monotone_and_within_the_data(xs: list[int], q1: float,
     x = np.array(xs, dtype=float)
     lo, hi = sorted((q1, q2))
     assert x.min() <= mid_quantile(x, lo) <= mid_quantile(x, hi) <= x.max()
+
+
+def test_volume_baseline_ignores_how_many_apps_pass_end_user_ids() -> None:
+    """Unattributed volume is zero for every app that passes its users' ids; whether 45% or
+    55% of the population does so must not move the baseline the others are compared with."""
+    rng = np.random.default_rng(5)
+    volumes = rng.lognormal(4.0, 1.0, 1_000)
+
+    def baseline(zeros: int) -> tuple[float, float]:
+        x = np.concatenate([np.zeros(zeros), volumes])
+        return fit_baselines({**{ind.code: np.ones(len(x)) for ind in INDICATORS},
+                              "HIGH_VOLUME": x})["HIGH_VOLUME"]
+
+    (m1, s1), (m2, s2) = baseline(800), baseline(1_250)
+    assert m1 == pytest.approx(m2) and s1 == pytest.approx(s2)
+    assert m1 == pytest.approx(float(np.median(np.log1p(volumes))), abs=0.05)

@@ -37,6 +37,11 @@ class Indicator:
     -1 evidence of honest use, 0 either. Training keeps weights on the allowed side, so a
     quirk of the simulated population can never turn, say, reasoning elicitation into a sign
     of innocence.
+
+    ``among_nonzero`` fits a log indicator's baseline on the accounts where it is above zero:
+    volume counted outside end-user traffic is zero for every app that passes its users' ids,
+    and the share of such apps (40-55% in the simulated mixes) decided whether the median
+    sat at zero or in the middle of everyone else's volume.
     """
 
     code: str
@@ -44,11 +49,14 @@ class Indicator:
     text: str  # what a high value means, for an analyst
     unit: str = ""  # "%" share, "x" ratio, "n" count, "" other number
     sign: int = 1
+    among_nonzero: bool = False
 
 
 INDICATORS: tuple[Indicator, ...] = (
-    Indicator("HIGH_VOLUME", "log", "calls not attributed to an end-user id", "n"),
-    Indicator("OUTPUT_TOKENS", "log", "output tokens taken outside end-user traffic", "n"),
+    Indicator("HIGH_VOLUME", "log", "calls not attributed to an end-user id", "n",
+              among_nonzero=True),
+    Indicator("OUTPUT_TOKENS", "log", "output tokens taken outside end-user traffic", "n",
+              among_nonzero=True),
     Indicator("OUTPUT_HEAVY", "log", "output tokens per input token", "x"),
     Indicator("LONG_OUTPUTS", "log", "mean output tokens per call", "n"),
     Indicator("DISTINCT_PROMPTS", "share", "share of calls with a prompt never seen before", "%"),
@@ -230,13 +238,16 @@ def fit_baselines(raw: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
     """Population median and robust scale (1.4826 MAD, floored) of each log indicator.
 
     Both are mid-distribution quantiles (:func:`mid_quantile`), so a baseline moves smoothly
-    with the population's mix rather than jumping between the few values a count takes.
+    with the population's mix rather than jumping between the few values a count takes;
+    indicators marked ``among_nonzero`` are fitted on the accounts where they are above zero.
     """
     out: dict[str, tuple[float, float]] = {}
     for ind in INDICATORS:
         if ind.kind != "log":
             continue
         x = np.log1p(np.nan_to_num(np.maximum(raw[ind.code], 0.0)))
+        if ind.among_nonzero and (x > 0).any():
+            x = x[x > 0]
         if len(x) == 0:
             out[ind.code] = (0.0, 1.0)
             continue
