@@ -81,6 +81,10 @@ class TestRecord:
                 "queries": self.queries, "complete": self.complete, "notes": self.notes}
 
 
+def _mean(values: Sequence[int]) -> float:
+    return round(sum(values) / len(values), 4) if values else 0.0
+
+
 def _spent(client: SuspectClient, test: str) -> int:
     return sum(e.completions for e in client.exchanges if e.test == test)
 
@@ -137,8 +141,8 @@ def _canaries(case: Case, client: SuspectClient, ring: KeyRing, cfg: ProbeConfig
              "served_reproduced": sum(slot[0][1] for slot in slots),
              "decoys_reproduced": sum(hit for slot in slots for _, hit in slot[1:]),
              "served_score": sum(slot[0][0] for slot in slots),
-             "decoy_score_mean": round(sum(
-                 sum(sc for sc, _ in slot[1:]) / (len(slot) - 1) for slot in slots), 4),
+             "served_score_mean": _mean([slot[0][0] for slot in slots]),
+             "decoy_score_mean": _mean([sc for slot in slots for sc, _ in slot[1:]]),
              "decoys_per_slot": sorted({len(slot) - 1 for slot in slots})},
             graded_canary_test([[sc for sc, _ in slot] for slot in slots]),
             sum(1 for k in answers if k[0] == account), not exhausted,
