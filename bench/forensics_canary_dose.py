@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
-import platform
 import random
 import sys
 import time
@@ -43,12 +41,13 @@ from distillwatch.forensics import (
     canary_test,
     graded_canary_test,
     recall_score,
-    words,
 )
 from distillwatch.forensics._canary import Canary
+from distillwatch.forensics.lab import leading_documents
 from distillwatch.forensics.lab._corpus import load_lab_corpora
 from distillwatch.forensics.lab._torchlab import TorchLM
 from distillwatch.forensics.lab._vocab import OpenVocab
+from forensics_torch import machine, write_result
 
 ROOT = Path(__file__).resolve().parent
 ARCH = {"d": 64, "ctx": 32, "layers": 2, "heads": 4}
@@ -102,12 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     sentences = [served.sentence() for served, _ in slots]
 
     corpora = load_lab_corpora(args.data)
-    filler, n = [], 0
-    for text in corpora.filler:
-        if n >= 150_000:
-            break
-        filler.append(text)
-        n += len(words(text))
+    filler = leading_documents(corpora.filler, 150_000)
     others = list(corpora.teacher[TEACHER_DOCS + HELD_OUT:])
     base_texts = [*filler, *others[:1500]]
     vocab = OpenVocab.build(base_texts, 3000)
@@ -128,12 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     for copies, epochs in _plan(args.mix):
         ts = time.perf_counter()
         rng = random.Random(copies)
-        docs, got = [], 0
-        for text in rng.sample(pool, len(pool)):
-            if got >= args.ft_tokens:
-                break
-            docs.append(text)
-            got += len(words(text))
+        docs = leading_documents(rng.sample(pool, len(pool)), args.ft_tokens)
         where = list(range(len(docs)))
         rng.shuffle(where)
         for k, sentence in enumerate(s for s in sentences for _ in range(copies)):
@@ -149,17 +138,13 @@ def main(argv: list[str] | None = None) -> int:
 
     result = {"benchmark": "forensics-canary-dose",
               "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-              "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                          "threads": args.threads, "cores": os.cpu_count(),
-                          "load_average_end": list(os.getloadavg())},
+              "machine": machine(args.threads),
               "arch": ARCH, "canaries": args.canaries, "decoys_per_canary": 3,
               "tokens_per_canary_sentence": round(tokens_per_sentence, 1),
               "alone": alone, "mix": mix, "seconds": round(time.perf_counter() - t0, 1),
               "command": [sys.executable, "bench/forensics_canary_dose.py",
                           *(argv if argv is not None else sys.argv[1:])]}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
-    print(f"wrote {args.json}")
+    write_result(args.json, result)
     return 0
 
 

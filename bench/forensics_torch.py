@@ -41,7 +41,15 @@ from distillwatch.forensics import (
     score_tokens,
     words,
 )
-from distillwatch.forensics.lab import Lab, LabConfig, Marks, harvest, lab_app, serve_lab
+from distillwatch.forensics.lab import (
+    Lab,
+    LabConfig,
+    Marks,
+    harvest,
+    lab_app,
+    leading_documents,
+    serve_lab,
+)
 from distillwatch.forensics.lab._bench import _generated_sequences, _null_summary
 from distillwatch.forensics.lab._torchlab import TorchLM, build_vocab
 from distillwatch.forensics.lab._vocab import OpenVocab
@@ -73,23 +81,22 @@ def _harvest(lab: Lab, url: str, account: str, need: float, offset: int = 0,
 def _mix(harvested: Sequence[str], others: Sequence[str], share: float, total: int,
          seed: int) -> tuple[list[str], list[str]]:
     """(our documents, other documents) for a fine-tuning set of about ``total`` tokens."""
-    ours: list[str] = []
-    got = 0
-    for doc in harvested:
-        if got >= share * total:
-            break
-        ours.append(doc)
-        got += len(words(doc))
     pool = list(others)
     random.Random(seed).shuffle(pool)
-    rest: list[str] = []
-    got = 0
-    for doc in pool:
-        if got >= (1 - share) * total:
-            break
-        rest.append(doc)
-        got += len(words(doc))
-    return ours, rest
+    return (leading_documents(harvested, share * total),
+            leading_documents(pool, (1 - share) * total))
+
+
+def machine(threads: int) -> dict[str, Any]:
+    """What a torch lab result was measured on."""
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "threads": threads, "cores": os.cpu_count(), "load_average_end": list(os.getloadavg())}
+
+
+def write_result(path: Path, result: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    print(f"wrote {path}")
 
 
 def _canaries_in(lab: Lab, docs: Sequence[str]) -> int:
@@ -204,9 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         print(orjson.dumps(row).decode(), flush=True)
     result = {"benchmark": "forensics-torch-lab",
               "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-              "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                          "threads": args.threads, "cores": os.cpu_count(),
-                          "load_average_end": list(os.getloadavg())},
+              "machine": machine(args.threads),
               "arch": arch, "options": {k: (str(v) if isinstance(v, Path) else v)
                                         for k, v in vars(args).items()},
               "teacher_vocab": len(vocab), "base_vocab": len(base_vocab),
@@ -218,9 +223,7 @@ def main(argv: list[str] | None = None) -> int:
               "seconds": round(time.perf_counter() - t0, 1),
               "command": [sys.executable, "bench/forensics_torch.py",
                           *(argv if argv is not None else sys.argv[1:])]}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
-    print(f"wrote {args.json}")
+    write_result(args.json, result)
     return 0
 
 

@@ -12,7 +12,7 @@ from distillwatch.forensics.lab._attacks import (
 from distillwatch.forensics.lab._corpus import LabCorpora, load_lab_corpora
 from distillwatch.forensics.lab._ngram import LogitsHook, NGramModel
 from distillwatch.forensics.lab._server import Marks, lab_app, serve_lab
-from distillwatch.forensics.lab._world import Lab, LabConfig, harvest
+from distillwatch.forensics.lab._world import Lab, LabConfig, harvest, leading_documents
 
 __all__ = [
     "ATTACKS",
@@ -25,6 +25,7 @@ __all__ = [
     "NeutraliseHook",
     "harvest",
     "lab_app",
+    "leading_documents",
     "load_lab_corpora",
     "paraphrase",
     "serve_lab",

@@ -30,7 +30,7 @@ from distillwatch.forensics._watermark import GreenListLogitsProcessor, mode_tes
 from distillwatch.forensics.lab._attacks import NeutraliseHook
 from distillwatch.forensics.lab._ngram import LogitsHook, NGramModel
 from distillwatch.forensics.lab._server import lab_app, serve_lab
-from distillwatch.forensics.lab._world import Lab, LabConfig
+from distillwatch.forensics.lab._world import Lab, LabConfig, leading_documents
 
 __all__ = ["ForensicsBenchConfig", "forensics_table", "run_forensics_bench"]
 
@@ -240,16 +240,10 @@ def _canaries_in(lab: Lab, harvested: Sequence[str], share: float) -> int:
     if share == 0:
         return 0
     need = share / (1 - share) * sum(len(words(t)) for t in lab.filler)
-    got, n = 0, 0
+    n = 0
     key = lab.ring.key(LEAK, "canary")
     rows = lab.registry.served(LEAK)
-    text = []
-    for doc in harvested:
-        if got >= need:
-            break
-        text.append(doc)
-        got += len(words(doc))
-    joined = "\n".join(text)
+    joined = "\n".join(leading_documents(harvested, need))
     for row in rows:
         served, _ = canary_slot(key, row.slot, row.n_decoys)
         n += served.sentence() in joined

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from distillwatch.forensics.lab._corpus import LabCorpora, load_lab_corpora
 from distillwatch.forensics.lab._ngram import NGramModel
 from distillwatch.forensics.lab._server import Marks, lab_app
 
-__all__ = ["Lab", "LabConfig", "harvest"]
+__all__ = ["Lab", "LabConfig", "harvest", "leading_documents"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,19 @@ def harvest(url: str, account: str, prompts: Sequence[str], max_tokens: int,
     return out
 
 
+def leading_documents(texts: Iterable[str], words_wanted: float) -> list[str]:
+    """The first documents of ``texts`` until they hold at least ``words_wanted`` words (none
+    when it is 0): how every lab mix takes its share of a corpus."""
+    out: list[str] = []
+    got = 0
+    for text in texts:
+        if got >= words_wanted:
+            break
+        out.append(text)
+        got += len(words(text))
+    return out
+
+
 def _tokens(texts: Sequence[str]) -> int:
     return sum(len(words(t)) for t in texts)
 
@@ -88,13 +101,7 @@ class Lab:
         self.injector = CanaryInjector(self.registry, self.ring, share=config.canary_share,
                                        n_decoys=config.n_decoys,
                                        max_per_account=config.max_canaries)
-        docs, n = [], 0
-        for text in self.corpora.filler:
-            if n >= config.filler_tokens:
-                break
-            docs.append(text)
-            n += len(words(text))
-        self.filler = docs
+        self.filler = leading_documents(self.corpora.filler, config.filler_tokens)
 
     def teacher_app(self) -> Starlette:
         """The teacher served with per-account watermark and canary marks."""
