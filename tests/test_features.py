@@ -119,3 +119,22 @@ def test_excerpts_are_bounded_and_secret_free() -> None:
     assert secret not in row["user_excerpt"]
     assert len(row["user_excerpt"]) <= 700
     assert row["user_chars"] > 5000
+
+
+def test_topic_embedding_is_per_text_whatever_the_repeats_and_order() -> None:
+    """Repeated excerpts are embedded once; every row still gets its own text's unit vector."""
+    import numpy as np
+
+    from distillwatch.profile import embed
+
+    texts = ["plan a trip to Rome", "x" * 400, "plan a trip to Rome", "", "fix my SQL query",
+             "x" * 300 + "different tail"]
+    vectors = embed(texts)
+    assert vectors.shape == (len(texts), 256)
+    alone = np.vstack([embed([t]) for t in texts])
+    assert np.allclose(vectors, alone, atol=1e-6)
+    assert np.array_equal(vectors[0], vectors[2])
+    assert np.array_equal(vectors[1], vectors[5])  # the same first 300 characters
+    nonzero = np.linalg.norm(vectors, axis=1) > 0
+    assert np.allclose(np.linalg.norm(vectors[nonzero], axis=1), 1.0, atol=1e-5)
+    assert embed([]).shape == (0, 256)

@@ -23,6 +23,9 @@ __all__ = ["ACCOUNT_PROFILE_SQL", "DAILY_SERIES_SQL", "EXAMPLES_PER_ACCOUNT", "P
            "calls_view_sql", "daily_series", "embed", "empty_partial_sql", "partial_sql",
            "partials_profile_sql", "register_wanted", "topic_features"]
 
+#: ``calls`` (or the table a caller names) with the derived columns the profile SQL reads.
+_PROFILE_CALLS_VIEW = "_dw_profile_c"
+
 #: The report's timelines from an incremental scan's per-day partials (``<prefix>base``).
 _PARTIAL_DAILY_SQL = """
 SELECT account_id, day, CAST(SUM(n_calls) AS BIGINT) AS calls,
@@ -47,7 +50,8 @@ def account_profiles(store: Tables, *, topic_sample: int = TOPIC_SAMPLE_PER_ACCO
     """
     store.ensure_accounts(ACCOUNTS_SCHEMA)
     if partials is None:
-        profiles = store.query_arrow(account_profile_sql(calls, accounts))
+        store.create_view(_PROFILE_CALLS_VIEW, calls_view_sql(calls))
+        profiles = store.query_arrow(account_profile_sql(_PROFILE_CALLS_VIEW, accounts))
         sample = store.query_arrow(topic_sample_sql(calls), [topic_sample])
     else:
         if topic_sample > TOPIC_SAMPLE_PER_ACCOUNT:

@@ -1,4 +1,4 @@
-"""Per-account profile as one SQL text over the ``calls`` table.
+"""Per-account profile as one SQL text over the calls (through the derived-column view).
 
 Kept to the SQL subset that DuckDB and Spark evaluate alike (COUNT, SUM, COUNT(DISTINCT),
 AVG(CASE ...), FILTER, LAG with request_id tie-breaks, EXTRACT(HOUR), LN, CAST AS DOUBLE, NULLIF
@@ -77,24 +77,11 @@ PEAK_HOUR_CTE = """peak AS (
 """
 
 _PROFILE_TEMPLATE = f"""
-WITH c AS (
-    SELECT *,
-        CASE WHEN n_assistant_turns = 0 AND history_chars = 0 THEN 1 ELSE 0 END AS single_turn,
-        CAST(EXTRACT(HOUR FROM ts) AS INTEGER) AS hour,
-        CAST(ts AS DATE) AS day,
-        FLOOR(unix_micros(ts) / 1000) AS ts_ms,
-        CASE WHEN max_tokens >= {HIGH_MAX_TOKENS} THEN 1 ELSE 0 END AS high_max,
-        CASE WHEN (cot AND (max_tokens IS NULL OR max_tokens >= 1000))
-                  OR COALESCE(top_logprobs, 0) >= 5 OR logit_bias_size > 0
-                  OR COALESCE(n, 1) > 1 OR reasoning_effort = 'high'
-             THEN 1 ELSE 0 END AS harvest_like
-    FROM __CALLS__
-),
-gaps AS (
+WITH gaps AS (
     SELECT account_id,
         CAST(ts_ms - LAG(ts_ms) OVER (PARTITION BY account_id ORDER BY ts, request_id)
             AS DOUBLE) / 1000.0 AS gap_s
-    FROM c
+    FROM __C__
 ),
 gap_stats AS (
     SELECT account_id,
@@ -105,22 +92,22 @@ gap_stats AS (
     FROM gaps WHERE gap_s IS NOT NULL GROUP BY account_id
 ),
 hours AS (
-    SELECT account_id, hour, COUNT(*) AS k FROM c GROUP BY account_id, hour
+    SELECT account_id, hour, COUNT(*) AS k FROM __C__ GROUP BY account_id, hour
 ),
 {HOUR_ENTROPY_CTE}hourly AS (
-    SELECT account_id, day, hour, COUNT(*) AS k FROM c GROUP BY account_id, day, hour
+    SELECT account_id, day, hour, COUNT(*) AS k FROM __C__ GROUP BY account_id, day, hour
 ),
 {PEAK_HOUR_CTE}prefixes AS (
     SELECT account_id, template_prefix AS t, COUNT(*) AS k
-    FROM c WHERE template_prefix IS NOT NULL GROUP BY account_id, template_prefix
+    FROM __C__ WHERE template_prefix IS NOT NULL GROUP BY account_id, template_prefix
 ),
 suffixes AS (
     SELECT account_id, template_suffix AS t, COUNT(*) AS k
-    FROM c WHERE template_suffix IS NOT NULL GROUP BY account_id, template_suffix
+    FROM __C__ WHERE template_suffix IS NOT NULL GROUP BY account_id, template_suffix
 ),
 systems AS (
     SELECT account_id, system_hash AS t, COUNT(*) AS k
-    FROM c WHERE system_hash IS NOT NULL GROUP BY account_id, system_hash
+    FROM __C__ WHERE system_hash IS NOT NULL GROUP BY account_id, system_hash
 ),
 main_system AS (
     SELECT account_id, t AS main_system_hash FROM (
@@ -137,7 +124,7 @@ side_mode AS (
         CAST(SUM(CASE WHEN c.system_hash IS DISTINCT FROM m.main_system_hash
                   AND c.completion_tokens >= {SIDE_MODE_TOKENS} THEN 1 ELSE 0 END)
             AS BIGINT) AS side_mode_calls
-    FROM c LEFT JOIN main_system m ON m.account_id = c.account_id
+    FROM __C__ c LEFT JOIN main_system m ON m.account_id = c.account_id
     GROUP BY c.account_id
 ),
 tops AS (
@@ -154,7 +141,7 @@ tops AS (
 ),
 prompt_models AS (
     SELECT account_id, prompt_hash, COUNT(DISTINCT model) AS models, COUNT(*) AS k
-    FROM c WHERE prompt_hash IS NOT NULL GROUP BY account_id, prompt_hash
+    FROM __C__ WHERE prompt_hash IS NOT NULL GROUP BY account_id, prompt_hash
 ),
 repeats AS (
     SELECT account_id,
@@ -211,15 +198,20 @@ base AS (
         COUNT(DISTINCT end_user) AS distinct_end_users,
         COUNT(DISTINCT model) AS distinct_models,
         COUNT(DISTINCT param_keys) AS distinct_request_shapes
-    FROM c GROUP BY account_id
+    FROM __C__ GROUP BY account_id
 )
 {PROFILE_SELECT}"""
 
 
 
-def account_profile_sql(calls: str = "calls", accounts: str = "accounts") -> str:
-    """The profile SQL over other tables of the same shape (e.g. calls regrouped by cluster)."""
-    return _PROFILE_TEMPLATE.replace("__CALLS__", calls).replace("__ACCOUNTS__", accounts)
+def account_profile_sql(calls_view: str = "_dw_c", accounts: str = "accounts") -> str:
+    """The profile SQL over ``calls_view``: calls with ``calls_view_sql``'s derived columns.
+
+    A view, not a CTE: DuckDB materialises a CTE that many steps read (here 1.8 GB for 3.3M
+    calls, spilled to disk, about 9 of the query's 14 s), while it inlines a view into each
+    step, which then reads only the columns it needs.
+    """
+    return _PROFILE_TEMPLATE.replace("__C__", calls_view).replace("__ACCOUNTS__", accounts)
 
 
 ACCOUNT_PROFILE_SQL = account_profile_sql()
