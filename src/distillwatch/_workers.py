@@ -10,7 +10,9 @@ sequentially.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -27,6 +29,29 @@ __all__ = ["parallel_feature_batches"]
 
 #: Bytes of input per block handed to a worker (about 8,000 calls of real traffic).
 CHUNK_BYTES = 16 << 20
+
+#: glibc ``mallopt`` parameters (malloc.h) and the values a worker sets: keep blocks of up to
+#: 64 MB on the heap and keep freed memory instead of giving it back at once.
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+_STEADY_HEAP = ((_M_MMAP_THRESHOLD, 64 << 20), (_M_TRIM_THRESHOLD, 256 << 20),
+                (_M_TOP_PAD, 64 << 20))
+
+
+def steady_heap() -> bool:
+    """Worker initialiser: stop glibc from mapping and unmapping every block's buffers.
+
+    Each block allocates buffers of megabytes (the block, its lines, the Arrow batch). By
+    default glibc serves them with fresh ``mmap``s and returns them on free, so every block
+    page-faults its memory in again: about 1.7 s of a worker's kernel time on the small suite
+    (329,000 calls), 0.8-1.0 s with these settings. Returns False where there is no glibc.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return all(libc.mallopt(param, value) == 1 for param, value in _STEADY_HEAP)
+    except (OSError, AttributeError):  # musl or another libc: keep its defaults
+        return False
 
 
 def split_lines(block: bytes) -> list[bytes]:
@@ -90,7 +115,8 @@ def parallel_feature_batches(
 ) -> Iterator[pa.RecordBatch]:
     """Feature batches for traffic-log inputs, in input order, computed by ``workers``."""
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=steady_heap) as pool:
         pending: deque[Future[tuple[bytes | None, list[BadLine], int]]] = deque()
 
         def collect() -> Iterator[pa.RecordBatch]:
