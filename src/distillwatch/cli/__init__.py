@@ -10,6 +10,7 @@ from distillwatch import __version__
 from distillwatch.cli._bench import bench
 from distillwatch.cli._convert import convert
 from distillwatch.cli._demo import demo
+from distillwatch.cli._export import export
 from distillwatch.cli._forensics import forensics
 from distillwatch.cli._gateway import gateway
 from distillwatch.cli._scan import scan
@@ -33,6 +34,7 @@ def cli() -> None:
       distillwatch simulate --out DIR        make labelled traffic to try things on
       distillwatch bench                     measure detection quality and speed
       distillwatch gateway --upstream URL    proxy an OpenAI-compatible API: log, score, act
+      distillwatch export FINDINGS ALERTS    findings and alerts as OCSF events for a SIEM
       distillwatch forensics probe ...       test whether a suspect model learned from you
     """
 
@@ -45,6 +47,7 @@ cli.add_command(watch)
 cli.add_command(gateway)
 cli.add_command(forensics)
 cli.add_command(convert)
+cli.add_command(export)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,167 @@
+"""Read scan findings and live alerts, write them as OCSF events (JSON lines).
+
+Each input line is one ``findings.jsonl`` record (it has ``finding_id``) or one alert of
+``watch`` or the gateway (it has ``action``); files may mix both, be gzip- or zstd-compressed,
+or be ``-`` for stdin. A line that is neither, or misses a field the event needs, is counted
+and reported with its file, line and field, and the lines around it are still exported.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import IO, Any
+
+import orjson
+
+from distillwatch.errors import InputError
+from distillwatch.ingest import BadLine, ReadStats, expand_inputs, open_input
+from distillwatch.share._ocsf import alert_to_ocsf, finding_to_ocsf
+
+__all__ = ["export_ocsf", "ocsf_events"]
+
+
+def _need(record: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    value = record.get(name)
+    if value is None or isinstance(value, bool) or not isinstance(value, kind):
+        raise _Bad(name, f"missing or not {_kind_name(kind)}")
+    return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", list: "a list", dict: "an object", int: "a number",
+             float: "a number"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kinds))
+
+
+class _Bad(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _risk(record: Mapping[str, Any]) -> None:
+    risk = _need(record, "risk", (int, float))
+    if not (math.isfinite(risk) and 0.0 <= risk <= 1.0):
+        raise _Bad("risk", f"{risk!r} is not in [0, 1]")
+
+
+def _time(record: Mapping[str, Any], name: str, *, required: bool) -> None:
+    value = record.get(name)
+    if value is None and not required:
+        return
+    if not isinstance(value, str):
+        raise _Bad(name, "missing or not an ISO-8601 time")
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise _Bad(name, f"{value!r} is not an ISO-8601 time") from None
+
+
+def _check_finding(record: Mapping[str, Any]) -> None:
+    _need(record, "finding_id", str)
+    kind = _need(record, "kind", str)
+    _risk(record)
+    if kind == "account":
+        _need(record, "account_id", str)
+    elif kind == "cluster":
+        members = _need(record, "members", list)
+        if not members or not all(isinstance(m, str) for m in members):
+            raise _Bad("members", "not a non-empty list of account ids")
+    else:
+        raise _Bad("kind", f"{kind!r} is neither 'account' nor 'cluster'")
+    stats = record.get("stats")
+    if stats is not None:
+        if not isinstance(stats, dict):
+            raise _Bad("stats", "not an object")
+        for name in ("first_seen", "last_seen"):
+            try:
+                _time(stats, name, required=False)
+            except _Bad as exc:
+                raise _Bad(f"stats.{name}", exc.message) from None
+    for i, reason in enumerate(_list(record, "reasons")):
+        if not isinstance(reason, dict) or not isinstance(reason.get("code"), str):
+            raise _Bad(f"reasons[{i}].code", "missing or not a string")
+    for i, example in enumerate(_list(record, "examples")):
+        if not isinstance(example, dict):
+            raise _Bad(f"examples[{i}]", "not an object")
+        if not isinstance(example.get("request_id", ""), str):
+            raise _Bad(f"examples[{i}].request_id", "not a string")
+
+
+def _list(record: Mapping[str, Any], name: str) -> list[Any]:
+    """An optional list field: absent or null is empty; anything else must be a list."""
+    value = record.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Bad(name, "not a list")
+    return value
+
+
+def _check_alert(record: Mapping[str, Any]) -> None:
+    _time(record, "ts", required=True)
+    _need(record, "account_id", str)
+    _need(record, "request_id", str)
+    _need(record, "action", str)
+    _risk(record)
+    if not all(isinstance(r, str) for r in _list(record, "reasons")):
+        raise _Bad("reasons", "not a list of reason codes")
+
+
+def _event(record: Any, time_ms: int) -> dict[str, Any]:
+    if not isinstance(record, dict):
+        raise _Bad("(line)", "not a JSON object")
+    if "finding_id" in record:
+        _check_finding(record)
+        return finding_to_ocsf(record, time_ms=time_ms)
+    if "action" in record:
+        _check_alert(record)
+        return alert_to_ocsf(record)
+    raise _Bad("finding_id", "neither a finding (finding_id) nor an alert (action)")
+
+
+def ocsf_events(inputs: list[str] | tuple[str, ...], *, time_ms: int, stats: ReadStats,
+                strict: bool = False) -> Iterator[dict[str, Any]]:
+    """OCSF events for every good line of the inputs, in input order.
+
+    ``time_ms`` stamps findings (when the scan made them); an alert carries its own time.
+    Bad lines go to ``stats``; with ``strict`` the first one raises ``InputError``.
+    """
+    for name in expand_inputs(list(inputs)):
+        stats.files.append(name)
+        with open_input(name) as stream:
+            for number, raw in enumerate(stream, start=1):
+                if not raw.strip():
+                    continue
+                stats.rows += 1
+                try:
+                    try:
+                        record = orjson.loads(raw)
+                    except orjson.JSONDecodeError as exc:
+                        raise _Bad("(line)", f"not JSON: {exc}") from None
+                    event = _event(record, time_ms)
+                except _Bad as bad:
+                    if strict:
+                        raise InputError(bad.message, path=name, line=number,
+                                         field=bad.field) from None
+                    stats.add_bad(BadLine(name, number, bad.field, bad.message))
+                    continue
+                stats.good += 1
+                yield event
+
+
+def export_ocsf(inputs: list[str] | tuple[str, ...], out: IO[bytes], *, time_ms: int,
+                stats: ReadStats, strict: bool = False,
+                on_event: Callable[[], None] | None = None) -> int:
+    """Write one OCSF event per line to ``out``; returns how many were written."""
+    written = 0
+    for event in ocsf_events(inputs, time_ms=time_ms, stats=stats, strict=strict):
+        out.write(orjson.dumps(event) + b"\n")
+        written += 1
+        if on_event:
+            on_event()
+    return written
