@@ -236,3 +236,15 @@ def test_any_mangled_record_is_exported_or_reported_never_crashes(
         assert_ocsf_detection_finding(event)
     for bad in stats.bad_examples:
         assert bad.line == 1 and bad.field
+
+
+def test_cli_fails_clearly_when_no_line_is_a_finding_or_an_alert(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "accounts.csv"
+    path.write_text("account_id,risk\nacct_a,0.5\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", str(path), "-q"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "no finding or alert in the inputs (2 bad lines" in err
+    assert "accounts.csv:1: (line): not JSON" in err

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from distillwatch.cli._console import err_console
+from distillwatch.errors import InputError
 from distillwatch.ingest import ReadStats
 from distillwatch.share import OCSF_VERSION, export_ocsf
 
@@ -24,8 +25,8 @@ __all__ = ["export"]
 @click.option("--time", "when", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z",
                                                      "%Y-%m-%dT%H:%M:%S"]),
               default=None, help="When the scan made its findings (OCSF `time`), UTC unless "
-              "an offset is given [default: the modification time of each findings file's "
-              "first input, i.e. when the scan wrote it].")
+              "an offset is given [default: the first input file's modification time, i.e. "
+              "when scan wrote it; the current time for stdin]. Alerts keep their own time.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad line instead of skipping it.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
 def export(inputs: tuple[str, ...], fmt: str, out: Path | None, when: object, strict: bool,
@@ -61,6 +62,9 @@ def export(inputs: tuple[str, ...], fmt: str, out: Path | None, when: object, st
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("wb") as stream:
             written = export_ocsf(inputs, stream, time_ms=time_ms, stats=stats, strict=strict)
+    if stats.rows and not written:
+        raise InputError(f"no finding or alert in the inputs ({stats.bad:,} bad lines; the "
+                         f"first: {stats.bad_examples[0]})", path=", ".join(stats.files))
     if not quiet:
         where = f" to {out}" if out else ""
         err_console.print(f"wrote {written:,} {fmt.upper()} events{where} from "
