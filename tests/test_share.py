@@ -1,4 +1,4 @@
-"""OCSF export: events that conform to OCSF 1.8.0, a golden file, and bad lines reported."""
+"""Export: OCSF 1.8.0 events and OTLP/JSON log records, golden files, bad lines reported."""
 
 from __future__ import annotations
 
@@ -15,9 +15,19 @@ from hypothesis import strategies as st
 from distillwatch.cli import main
 from distillwatch.errors import InputError
 from distillwatch.ingest import ReadStats
-from distillwatch.share import alert_id, export_ocsf, finding_to_ocsf, ocsf_events
+from distillwatch.share import (
+    alert_id,
+    alert_to_log_record,
+    any_value,
+    export,
+    finding_to_log_record,
+    finding_to_ocsf,
+    ocsf_events,
+    otlp_records,
+)
 
 GOLDEN = Path(__file__).parent / "golden" / "ocsf.jsonl"
+GOLDEN_OTLP = Path(__file__).parent / "golden" / "otlp.jsonl"
 TIME_MS = 1_790_000_000_000
 
 ACCOUNT_FINDING: dict[str, Any] = {
@@ -173,22 +183,36 @@ def test_no_prompt_or_response_text_is_exported(tmp_path: Path) -> None:
     path.write_bytes(orjson.dumps(ACCOUNT_FINDING) + b"\n")
     out = tmp_path / "out.jsonl"
     with out.open("wb") as stream:
-        export_ocsf([str(path)], stream, time_ms=TIME_MS, stats=ReadStats())
+        export([str(path)], stream, to="ocsf", time_ms=TIME_MS, stats=ReadStats())
+    with (tmp_path / "out.otlp.jsonl").open("wb") as stream:
+        export([str(path)], stream, to="otlp", time_ms=TIME_MS, stats=ReadStats())
     assert b"SECRET" not in out.read_bytes()
+    assert b"SECRET" not in (tmp_path / "out.otlp.jsonl").read_bytes()
+    assert b"req_1" in (tmp_path / "out.otlp.jsonl").read_bytes()
 
 
-def test_export_matches_the_golden_file(tmp_path: Path) -> None:
+def _inputs(tmp_path: Path) -> list[str]:
     findings = tmp_path / "findings.jsonl.gz"
     with gzip.open(findings, "wb") as f:
         f.write(orjson.dumps(CLUSTER_FINDING) + b"\n" + orjson.dumps(ACCOUNT_FINDING) + b"\n")
     alerts = tmp_path / "alerts.jsonl"
     alerts.write_bytes(orjson.dumps(ALERT) + b"\n")
-    out = tmp_path / "ocsf.jsonl"
-    main(["export", str(findings), str(alerts), "--out", str(out),
+    return [str(findings), str(alerts)]
+
+
+def _export_cli(tmp_path: Path, to: str, golden: Path) -> bytes:
+    out = tmp_path / f"out.{to}.jsonl"
+    main(["export", *_inputs(tmp_path), "--to", to, "--out", str(out),
           "--time", "2026-09-21T14:13:20", "-q"])
     if os.environ.get("DISTILLWATCH_UPDATE_GOLDEN"):
-        GOLDEN.write_bytes(out.read_bytes())
-    assert out.read_bytes() == GOLDEN.read_bytes()
+        golden.write_bytes(out.read_bytes())
+    assert out.read_bytes() == golden.read_bytes()
+    return out.read_bytes()
+
+
+def test_export_matches_the_golden_file(tmp_path: Path) -> None:
+    out = tmp_path / "ocsf.jsonl"
+    out.write_bytes(_export_cli(tmp_path, "ocsf", GOLDEN))
     events = [orjson.loads(line) for line in out.read_bytes().splitlines()]
     assert [e["finding_info"]["uid"] for e in events] == [
         "dw-clu-0002", "dw-acc-0001", alert_id(ALERT)]
@@ -248,3 +272,107 @@ def test_cli_fails_clearly_when_no_line_is_a_finding_or_an_alert(
     err = capsys.readouterr().err
     assert "no finding or alert in the inputs (2 bad lines" in err
     assert "accounts.csv:1: (line): not JSON" in err
+
+
+def _flat(attributes: list[dict[str, Any]]) -> dict[str, Any]:
+    """OTLP KeyValues -> {key: the one value field}; checks the AnyValue shape on the way."""
+    out: dict[str, Any] = {}
+    for kv in attributes:
+        assert set(kv) == {"key", "value"} and isinstance(kv["key"], str)
+        (kind, value), = kv["value"].items()
+        assert kind in {"stringValue", "boolValue", "intValue", "doubleValue", "arrayValue",
+                        "kvlistValue"}
+        if kind == "intValue":
+            assert isinstance(value, str) and int(value) == int(value)
+        out[kv["key"]] = value
+    return out
+
+
+def assert_otlp_logs_request(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The shape of an OTLP/JSON ExportLogsServiceRequest; returns its log records."""
+    (resource_logs,) = request["resourceLogs"]
+    assert _flat(resource_logs["resource"]["attributes"])["service.name"] == "distillwatch"
+    (scope_logs,) = resource_logs["scopeLogs"]
+    assert scope_logs["scope"]["name"] == "distillwatch.share"
+    records: list[dict[str, Any]] = scope_logs["logRecords"]
+    for record in records:
+        assert set(record) == {"timeUnixNano", "observedTimeUnixNano", "severityNumber",
+                               "severityText", "eventName", "body", "attributes"}
+        assert isinstance(record["timeUnixNano"], str) and int(record["timeUnixNano"]) > 0
+        assert 1 <= record["severityNumber"] <= 24
+        assert record["eventName"] in {"distillwatch.finding", "distillwatch.alert"}
+        _flat(record["attributes"])
+        _flat(record["body"]["kvlistValue"]["values"])
+    return records
+
+
+def test_otlp_export_matches_the_golden_file_and_the_logs_request_shape(
+        tmp_path: Path) -> None:
+    lines = _export_cli(tmp_path, "otlp", GOLDEN_OTLP).splitlines()
+    (request,) = [orjson.loads(line) for line in lines]
+    records = assert_otlp_logs_request(request)
+    assert [r["eventName"] for r in records] == ["distillwatch.finding"] * 2 + [
+        "distillwatch.alert"]
+    assert records[0]["timeUnixNano"] == str(TIME_MS * 1_000_000)
+    cluster, account, alert = (_flat(r["attributes"]) for r in records)
+    assert cluster["distillwatch.cluster.members"] == {
+        "values": [{"stringValue": "acct_b"}, {"stringValue": "acct_c"}]}
+    assert "distillwatch.account.id" not in cluster
+    assert account["distillwatch.account.id"] == "acct_a"
+    assert account["distillwatch.risk"] == 0.97 and account["distillwatch.calls"] == "420"
+    assert alert["distillwatch.alert.id"] == alert_id(ALERT)
+    assert alert["distillwatch.action"] == "throttle"
+    assert records[2]["timeUnixNano"] == "1788227392897000000"
+    assert records[2]["severityText"] == "ERROR"  # throttle
+
+
+def test_otlp_batches_records_into_requests_of_the_given_size(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.jsonl"
+    path.write_bytes(b"".join(orjson.dumps({**ALERT, "request_id": f"req_{i}"}) + b"\n"
+                              for i in range(5)))
+    out = tmp_path / "out.jsonl"
+    with out.open("wb") as stream:
+        written = export([str(path)], stream, to="otlp", time_ms=TIME_MS, stats=ReadStats(),
+                         batch=2)
+    requests = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert written == 5
+    assert [len(assert_otlp_logs_request(r)) for r in requests] == [2, 2, 1]
+
+
+def test_any_value_keeps_types_and_int64_strings() -> None:
+    assert any_value(True) == {"boolValue": True}
+    assert any_value(7) == {"intValue": "7"}
+    assert any_value(2**70) == {"stringValue": str(2**70)}
+    assert any_value(0.5) == {"doubleValue": 0.5}
+    assert any_value(float("inf")) == {"stringValue": "inf"}
+    assert any_value(["a", 1]) == {"arrayValue": {"values": [{"stringValue": "a"},
+                                                             {"intValue": "1"}]}}
+    assert any_value({"k": None, "j": "x"}) == {
+        "kvlistValue": {"values": [{"key": "j", "value": {"stringValue": "x"}}]}}
+
+
+@settings(max_examples=60, deadline=None)
+@given(base=st.sampled_from([ACCOUNT_FINDING, CLUSTER_FINDING, ALERT]),
+       key=st.sampled_from(["stats", "reasons", "calls", "cluster_id", "examples", "members",
+                            "output_tokens", "verdict"]),
+       value=_JSON)
+def test_otlp_records_of_mangled_input_are_well_formed_or_reported(
+        tmp_path_factory: pytest.TempPathFactory, base: dict[str, Any], key: str,
+        value: Any) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "in.jsonl"
+    path.write_bytes(orjson.dumps({**base, key: value}) + b"\n")
+    stats = ReadStats()
+    records = list(otlp_records([str(path)], time_ms=TIME_MS, stats=stats))
+    assert stats.good + stats.bad == 1 and len(records) == stats.good
+    if records:
+        assert_otlp_logs_request({"resourceLogs": [{
+            "resource": {"attributes": [{"key": "service.name",
+                                         "value": {"stringValue": "distillwatch"}}]},
+            "scopeLogs": [{"scope": {"name": "distillwatch.share"},
+                           "logRecords": records}]}]})
+
+
+def test_log_record_helpers_agree_with_the_reader() -> None:
+    assert finding_to_log_record(ACCOUNT_FINDING, time_ms=TIME_MS)["severityText"] == "ERROR"
+    assert finding_to_log_record(CLUSTER_FINDING, time_ms=TIME_MS)["severityText"] == "WARN"
+    assert alert_to_log_record({**ALERT, "action": "block"})["severityNumber"] == 19

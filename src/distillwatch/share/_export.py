@@ -1,4 +1,4 @@
-"""Read scan findings and live alerts, write them as OCSF events (JSON lines).
+"""Read scan findings and live alerts, write them as OCSF events or OpenTelemetry logs.
 
 Each input line is one ``findings.jsonl`` record (it has ``finding_id``) or one alert of
 ``watch`` or the gateway (it has ``action``); files may mix both, be gzip- or zstd-compressed,
@@ -9,7 +9,7 @@ and reported with its file, line and field, and the lines around it are still ex
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import IO, Any
 
@@ -18,8 +18,14 @@ import orjson
 from distillwatch.errors import InputError
 from distillwatch.ingest import BadLine, ReadStats, expand_inputs, open_input
 from distillwatch.share._ocsf import alert_to_ocsf, finding_to_ocsf
+from distillwatch.share._otlp import (
+    OTLP_BATCH,
+    alert_to_log_record,
+    finding_to_log_record,
+    logs_request,
+)
 
-__all__ = ["export_ocsf", "ocsf_events"]
+__all__ = ["FORMATS", "export", "ocsf_events", "otlp_records", "read_records"]
 
 
 def _need(record: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
@@ -112,23 +118,26 @@ def _check_alert(record: Mapping[str, Any]) -> None:
         raise _Bad("reasons", "not a list of reason codes")
 
 
-def _event(record: Any, time_ms: int) -> dict[str, Any]:
+FINDING, ALERT = "finding", "alert"
+
+
+def _kind(record: Any) -> str:
+    """Which of the two records a line holds, once its fields are checked."""
     if not isinstance(record, dict):
         raise _Bad("(line)", "not a JSON object")
     if "finding_id" in record:
         _check_finding(record)
-        return finding_to_ocsf(record, time_ms=time_ms)
+        return FINDING
     if "action" in record:
         _check_alert(record)
-        return alert_to_ocsf(record)
+        return ALERT
     raise _Bad("finding_id", "neither a finding (finding_id) nor an alert (action)")
 
 
-def ocsf_events(inputs: list[str] | tuple[str, ...], *, time_ms: int, stats: ReadStats,
-                strict: bool = False) -> Iterator[dict[str, Any]]:
-    """OCSF events for every good line of the inputs, in input order.
+def read_records(inputs: list[str] | tuple[str, ...], *, stats: ReadStats,
+                 strict: bool = False) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(``"finding"`` or ``"alert"``, record) for every good line of the inputs, in order.
 
-    ``time_ms`` stamps findings (when the scan made them); an alert carries its own time.
     Bad lines go to ``stats``; with ``strict`` the first one raises ``InputError``.
     """
     for name in expand_inputs(list(inputs)):
@@ -143,7 +152,7 @@ def ocsf_events(inputs: list[str] | tuple[str, ...], *, time_ms: int, stats: Rea
                         record = orjson.loads(raw)
                     except orjson.JSONDecodeError as exc:
                         raise _Bad("(line)", f"not JSON: {exc}") from None
-                    event = _event(record, time_ms)
+                    kind = _kind(record)
                 except _Bad as bad:
                     if strict:
                         raise InputError(bad.message, path=name, line=number,
@@ -151,17 +160,57 @@ def ocsf_events(inputs: list[str] | tuple[str, ...], *, time_ms: int, stats: Rea
                     stats.add_bad(BadLine(name, number, bad.field, bad.message))
                     continue
                 stats.good += 1
-                yield event
+                yield kind, record
 
 
-def export_ocsf(inputs: list[str] | tuple[str, ...], out: IO[bytes], *, time_ms: int,
-                stats: ReadStats, strict: bool = False,
-                on_event: Callable[[], None] | None = None) -> int:
-    """Write one OCSF event per line to ``out``; returns how many were written."""
-    written = 0
-    for event in ocsf_events(inputs, time_ms=time_ms, stats=stats, strict=strict):
-        out.write(orjson.dumps(event) + b"\n")
-        written += 1
-        if on_event:
-            on_event()
-    return written
+def ocsf_events(inputs: list[str] | tuple[str, ...], *, time_ms: int, stats: ReadStats,
+                strict: bool = False) -> Iterator[dict[str, Any]]:
+    """OCSF events for every good line of the inputs, in input order.
+
+    ``time_ms`` stamps findings (when the scan made them); an alert carries its own time.
+    """
+    for kind, record in read_records(inputs, stats=stats, strict=strict):
+        yield (finding_to_ocsf(record, time_ms=time_ms) if kind == FINDING
+               else alert_to_ocsf(record))
+
+
+def otlp_records(inputs: list[str] | tuple[str, ...], *, time_ms: int, stats: ReadStats,
+                 strict: bool = False) -> Iterator[dict[str, Any]]:
+    """OpenTelemetry log records (OTLP/JSON) for every good line of the inputs, in order."""
+    for kind, record in read_records(inputs, stats=stats, strict=strict):
+        yield (finding_to_log_record(record, time_ms=time_ms) if kind == FINDING
+               else alert_to_log_record(record))
+
+
+#: Output formats of ``export``.
+FORMATS = ("ocsf", "otlp")
+
+
+def export(inputs: list[str] | tuple[str, ...], out: IO[bytes], *, to: str, time_ms: int,
+           stats: ReadStats, strict: bool = False, batch: int = OTLP_BATCH) -> int:
+    """Write the inputs' findings and alerts to ``out``; returns how many were written.
+
+    ``ocsf``: one OCSF event per line. ``otlp``: one OTLP/JSON logs request per line, each
+    holding up to ``batch`` log records (what the OpenTelemetry Collector's file exporter
+    writes and its ``otlpjsonfile`` receiver reads).
+    """
+    if to == "ocsf":
+        written = 0
+        for event in ocsf_events(inputs, time_ms=time_ms, stats=stats, strict=strict):
+            out.write(orjson.dumps(event) + b"\n")
+            written += 1
+        return written
+    if to == "otlp":
+        written = 0
+        pending: list[dict[str, Any]] = []
+        for log_record in otlp_records(inputs, time_ms=time_ms, stats=stats, strict=strict):
+            pending.append(log_record)
+            if len(pending) >= batch:
+                out.write(orjson.dumps(logs_request(pending)) + b"\n")
+                written += len(pending)
+                pending = []
+        if pending:
+            out.write(orjson.dumps(logs_request(pending)) + b"\n")
+            written += len(pending)
+        return written
+    raise ValueError(f"unknown export format {to!r}; choose one of {', '.join(FORMATS)}")
