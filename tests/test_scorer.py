@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from distillwatch.detect import (
     INDICATORS,
+    MIN_CALLS_HARVESTING,
     AccountScorer,
     LinearModel,
     fit_logistic,
@@ -90,6 +91,41 @@ def test_allowlisted_accounts_are_lowered_never_hidden() -> None:
     assert verdict_for(0.99, model) == "harvesting"
     assert verdict_for(0.99, model, allowlisted=True) == "suspicious"
     assert verdict_for(0.0, model) == "normal"
+
+
+def test_one_or_two_calls_are_not_enough_evidence_for_harvesting(tmp_path: Path) -> None:
+    model = load_default_model()
+    assert verdict_for(0.99, model, calls=MIN_CALLS_HARVESTING - 1) == "suspicious"
+    assert verdict_for(0.99, model, calls=MIN_CALLS_HARVESTING) == "harvesting"
+    assert verdict_for(0.0, model, calls=1) == "normal"
+    records = []
+    for a in range(8):
+        records += _chatty(f"acct_chat{a}", 40)
+    records += _harvester("acct_two", 2, max_tokens=8000, n=4, reasoning_effort="high")
+    records += _harvester("acct_many", 40, max_tokens=8000, n=4, reasoning_effort="high")
+    profiles = _profiles(tmp_path, records)
+    result = AccountScorer().fit(profiles).score(profiles)
+    verdicts = dict(zip(result.account_ids, result.verdicts, strict=True))
+    risk = dict(zip(result.account_ids, result.risk, strict=True))
+    assert verdicts["acct_many"] == "harvesting"
+    assert verdicts["acct_two"] == "suspicious"  # flagged and ranked, but not on two calls
+    assert risk["acct_two"] >= load_default_model().harvesting_threshold
+
+
+def test_a_ring_member_with_few_calls_takes_its_operations_verdict() -> None:
+    from distillwatch.detect import Reason, ScoreResult
+    from distillwatch.link import inherit_cluster_risk
+
+    model = load_default_model()
+    high = model.harvesting_threshold + 0.01
+    members = ScoreResult(["a", "b"], np.array([high + 0.05, high]),
+                          ["suspicious", "harvesting"], [[], []])  # "a" has two calls
+    cluster = ScoreResult(["ring-1"], np.array([high]), ["harvesting"],
+                          [[Reason("HIGH_VOLUME", "x", 1.0, 0.0, 1.0)]])
+    out = inherit_cluster_risk(members, cluster, {"a": "ring-1", "b": "ring-1"}, model, set())
+    assert out.verdicts == ["harvesting", "harvesting"]
+    assert out.risk[0] == high + 0.05  # its own, higher risk is kept
+    assert out.reasons[0][0].code == "RING_MEMBER"
 
 
 def test_the_shipped_model_covers_every_indicator() -> None:

@@ -6,6 +6,7 @@ from distillwatch.detect._model import LinearModel, fit_logistic, load_default_m
 from distillwatch.detect._online import OnlineConfig, OnlineDetector
 from distillwatch.detect._scorer import (
     HARVESTING,
+    MIN_CALLS_HARVESTING,
     NORMAL,
     SUSPICIOUS,
     AccountScorer,
@@ -18,6 +19,7 @@ from distillwatch.detect._scorer import (
 __all__ = [
     "HARVESTING",
     "INDICATORS",
+    "MIN_CALLS_HARVESTING",
     "NORMAL",
     "SUSPICIOUS",
     "AccountScorer",

@@ -15,6 +15,10 @@ def inherit_cluster_risk(
 ) -> ScoreResult:
     """Raise each member of a ``harvesting`` cluster to the cluster's risk.
 
+    A member whose own risk is already higher keeps it; if its verdict was held at
+    ``suspicious`` by its own few calls (``MIN_CALLS_HARVESTING``), the operation's pooled
+    calls are the evidence and it becomes ``harvesting``.
+
     Only members whose own risk reaches ``floor_share`` of the suspicious threshold inherit
     (by default: members already suspicious in their own right). A linked group can hold an
     honest account caught by a shared address or a common system prompt; linking may sharpen
@@ -33,9 +37,13 @@ def inherit_cluster_risk(
         cid = membership.get(acc)
         if cid is None or cluster_verdict.get(cid) != HARVESTING:
             continue
-        if float(risk[i]) < floor or float(cluster_risk[cid]) <= float(risk[i]):
+        if float(risk[i]) < floor:
             continue
-        risk[i] = float(cluster_risk[cid])
+        if float(cluster_risk[cid]) > float(risk[i]):
+            risk[i] = float(cluster_risk[cid])
+        elif verdicts[i] == HARVESTING:
+            continue  # its own evidence already says so
+        # the operation's pooled calls, not the member's few, are the evidence here
         verdicts[i] = verdict_for(float(risk[i]), model, allowlisted=acc in allowlisted)
         ring = Reason("RING_MEMBER",
                       f"member of linked operation {cid} ({sizes[cid]} accounts, "
