@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from typing import IO, Any
 
 import orjson
 
 from distillwatch.errors import InputError
-from distillwatch.ingest import BadLine, ReadStats, expand_inputs, open_input
+from distillwatch.ingest import BadLine, ReadStats, expand_inputs, open_input, parse_ts
 from distillwatch.share._ocsf import alert_to_ocsf, finding_to_ocsf
 from distillwatch.share._otlp import (
     OTLP_BATCH,
@@ -60,11 +59,9 @@ def _time(record: Mapping[str, Any], name: str, *, required: bool) -> None:
     if value is None and not required:
         return
     if not isinstance(value, str):
-        raise _Bad(name, "missing or not an ISO-8601 time")
-    try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise _Bad(name, f"{value!r} is not an ISO-8601 time") from None
+        raise _Bad(name, "missing or not an RFC 3339 time")
+    if parse_ts(value) is None:
+        raise _Bad(name, f"{value!r} is not an RFC 3339 time with Z or an offset")
 
 
 def _check_finding(record: Mapping[str, Any]) -> None:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from distillwatch import __version__
+from distillwatch.ingest import parse_ts
 
 __all__ = ["OCSF_VERSION", "alert_id", "alert_to_ocsf", "finding_to_ocsf"]
 
@@ -46,10 +46,9 @@ _ACTION_RISK_LEVEL = {"observe": 1, "alert": 2, "throttle": 3, "degrade": 3, "bl
 
 
 def _ms(ts: str | None) -> int | None:
-    """An ISO-8601 UTC time (``...Z``) as OCSF's milliseconds since the epoch."""
-    if not ts:
-        return None
-    return round(datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() * 1000)
+    """An RFC 3339 time as OCSF's milliseconds since the epoch (None when there is none)."""
+    parsed = parse_ts(ts)
+    return None if parsed is None else round(parsed.timestamp() * 1000)
 
 
 def _is_count(value: Any) -> bool:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from distillwatch import __version__
+from distillwatch.ingest import parse_ts
 from distillwatch.share._ocsf import alert_id
 
 __all__ = ["OTLP_BATCH", "alert_to_log_record", "any_value", "finding_to_log_record",
@@ -61,8 +61,8 @@ def _attributes(values: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _nanos(ts: str) -> str:
-    seconds = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-    return str(round(seconds * 1_000_000) * 1000)
+    parsed = parse_ts(ts)
+    return str(round(parsed.timestamp() * 1_000_000) * 1000) if parsed else "0"
 
 
 def _record(event: str, severity_key: str, time_nanos: str, body: str,
