@@ -112,6 +112,27 @@ def test_one_or_two_calls_are_not_enough_evidence_for_harvesting(tmp_path: Path)
     assert risk["acct_two"] >= load_default_model().harvesting_threshold
 
 
+def test_the_case_file_says_why_a_two_call_account_is_only_suspicious(tmp_path: Path) -> None:
+    import orjson
+
+    from distillwatch.scan import ScanOptions, scan
+
+    records = []
+    for a in range(8):
+        records += _chatty(f"acct_chat{a}", 40)
+    records += _harvester("acct_two", 2, max_tokens=8000, n=4, reasoning_effort="high")
+    records += _harvester("acct_many", 40, max_tokens=8000, n=4, reasoning_effort="high")
+    path = write_jsonl(tmp_path / "t.jsonl", records)
+    out = tmp_path / "out"
+    scan([str(path)], ScanOptions(out=out, db=tmp_path / "s.duckdb", link=False))
+    findings = {f["account_id"]: f for f in map(orjson.loads,
+                                                (out / "findings.jsonl").read_bytes().splitlines())}
+    assert findings["acct_two"]["verdict"] == "suspicious"
+    assert "only 2 calls in the window" in findings["acct_two"]["note"]
+    assert "note" not in findings["acct_many"]
+    assert "only 2 calls in the window" in (out / "report.html").read_text()
+
+
 def test_a_ring_member_with_few_calls_takes_its_operations_verdict() -> None:
     from distillwatch.detect import Reason, ScoreResult
     from distillwatch.link import inherit_cluster_risk

@@ -180,11 +180,12 @@ def link_scores(store: Tables, scorer: AccountScorer, scores: ScoreResult,
 
 def _write_outputs(store: Tables, options: ScanOptions, summary: ScanSummary,
                    profiles: pa.Table, scores: ScoreResult, clusters: dict[str, str],
-                   cluster_findings: list[ClusterFinding], partials: str | None
-                   ) -> dict[str, Path]:
+                   cluster_findings: list[ClusterFinding], partials: str | None,
+                   model: LinearModel) -> dict[str, Path]:
     """``accounts.csv``, ``findings.jsonl`` (operations first) and ``report.html``."""
     findings = build_account_findings(store, profiles, scores, redact=options.redact,
-                                      clusters=clusters, partials=partials)
+                                      clusters=clusters, partials=partials,
+                                      harvesting_threshold=model.harvesting_threshold)
     paths = {
         "accounts": options.out / "accounts.csv",
         "findings": options.out / "findings.jsonl",
@@ -367,7 +368,7 @@ def _analyse(store: Tables, options: ScanOptions, summary: ScanSummary,
     summary.harvesting = sum(v == HARVESTING for v in scores.verdicts)
     summary.suspicious = sum(v == SUSPICIOUS for v in scores.verdicts)
     paths = _write_outputs(store, options, summary, profiles, scores, clusters,
-                           cluster_findings, partials)
+                           cluster_findings, partials, scorer.model_)
     summary.outputs = {k: str(v) for k, v in paths.items()}
     t5 = time.perf_counter()
     summary.seconds = {"ingest": t1 - t0, "profile": t2 - t1, "score": t3 - t2,

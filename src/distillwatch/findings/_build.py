@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from distillwatch.detect import NORMAL, ScoreResult
+from distillwatch.detect import MIN_CALLS_HARVESTING, NORMAL, SUSPICIOUS, ScoreResult
 from distillwatch.engine import Tables
 from distillwatch.findings._model import (
     AccountFinding,
@@ -77,11 +77,14 @@ def build_account_findings(
     redact: bool = False,
     clusters: dict[str, str] | None = None,
     partials: str | None = None,
+    harvesting_threshold: float | None = None,
 ) -> list[AccountFinding]:
     """One finding per account whose verdict is not normal, riskiest first.
 
     With ``partials`` (a table-name prefix), timelines and example calls come from an
-    incremental scan's stored per-day partials instead of ``calls``.
+    incremental scan's stored per-day partials instead of ``calls``. With the model's
+    ``harvesting_threshold``, an account held at ``suspicious`` although its risk is over it
+    gets a note saying why (allowlisted, or too few calls of its own).
     """
     if partials is not None and examples_per_account > EXAMPLES_PER_ACCOUNT:
         raise ValueError(f"the stored examples hold {EXAMPLES_PER_ACCOUNT} calls per account "
@@ -121,12 +124,23 @@ def build_account_findings(
             ReasonEvidence(r.code, r.describe(), _clean(r.value), _clean(r.baseline),
                            r.contribution)
             for r in scores.reasons[i])
+        held = (harvesting_threshold is not None and scores.verdicts[i] == SUSPICIOUS
+                and float(scores.risk[i]) >= harvesting_threshold)
         findings.append(AccountFinding(
             account_id=acc, risk=float(scores.risk[i]), verdict=scores.verdicts[i],
             reasons=reasons, stats=stats, timeline=tuple(series.get(acc, [])),
             examples=tuple(examples.get(acc, [])),
-            cluster_id=(clusters or {}).get(acc)))
+            cluster_id=(clusters or {}).get(acc), note=_held_note(row) if held else None))
     return findings
+
+
+def _held_note(row: dict[str, Any]) -> str:
+    """Why an account over the ``harvesting`` line is only ``suspicious``."""
+    if row.get("allowlisted"):
+        return "risk over the harvesting line; allowlisted accounts are at most suspicious"
+    calls = int(row.get("n_calls") or 0)
+    return (f"risk over the harvesting line, but only {calls} call{'s' * (calls != 1)} in the "
+            f"window: {MIN_CALLS_HARVESTING} of its own are needed for a harvesting verdict")
 
 
 def build_cluster_findings(

@@ -73,6 +73,8 @@ class AccountFinding:
     timeline: tuple[dict[str, Any], ...] = ()
     examples: tuple[Example, ...] = ()
     cluster_id: str | None = None
+    #: Why the verdict is milder than the risk alone would give (allowlist, too few calls).
+    note: str | None = None
     name: str = field(default="account", init=False)
 
     @property
@@ -92,6 +94,7 @@ class AccountFinding:
             "stats": self.stats,
             "timeline": list(self.timeline),
             "examples": [e.properties() for e in self.examples],
+            **({"note": self.note} if self.note else {}),
         }
 
 
