@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,9 +19,15 @@ from rich.table import Table
 
 from distillwatch.scan import ScanSummary
 
-__all__ = ["err_console", "scan_progress", "summary_table"]
+__all__ = ["err_console", "print_bad_lines", "scan_progress", "summary_table"]
 
 err_console = Console(stderr=True)
+
+
+def print_bad_lines(examples: Sequence[object], limit: int = 10) -> None:
+    """The first bad lines on stderr, each with its file, line and field."""
+    for bad in examples[:limit]:
+        err_console.print(f"[yellow]bad line[/yellow] {bad}", markup=True, highlight=False)
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from distillwatch.cli._console import err_console, scan_progress
+from distillwatch.cli._console import err_console, print_bad_lines, scan_progress
 from distillwatch.convert import convert_to_parquet
 from distillwatch.ingest import FORMATS, ReadStats
 
@@ -40,5 +40,4 @@ def convert(traffic: tuple[str, ...], out: Path, fmt: str, strict: bool, quiet: 
     if not quiet:
         err_console.print(f"wrote {stats.good:,} calls from {len(stats.files)} file(s) to {out}"
                           f" ({stats.bad:,} bad lines skipped)")
-        for bad in stats.bad_examples[:10]:
-            err_console.print(f"[yellow]bad line[/yellow] {bad}", markup=True, highlight=False)
+        print_bad_lines(stats.bad_examples)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from distillwatch.cli._console import err_console
+from distillwatch.cli._console import err_console, print_bad_lines
 from distillwatch.errors import InputError
 from distillwatch.ingest import ReadStats
 from distillwatch.share import FORMATS, OCSF_VERSION
@@ -75,5 +75,4 @@ def export(inputs: tuple[str, ...], fmt: str, out: Path | None, when: object, st
         what = "OCSF events" if fmt == "ocsf" else "OpenTelemetry log records"
         err_console.print(f"wrote {written:,} {what}{where} from "
                           f"{len(stats.files)} file(s) ({stats.bad:,} bad lines skipped)")
-        for bad in stats.bad_examples[:10]:
-            err_console.print(f"[yellow]bad line[/yellow] {bad}", markup=True, highlight=False)
+        print_bad_lines(stats.bad_examples)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from distillwatch.cli._console import err_console, scan_progress, summary_table
+from distillwatch.cli._console import err_console, print_bad_lines, scan_progress, summary_table
 from distillwatch.engine import ENGINES
 from distillwatch.ingest import FORMATS
 from distillwatch.scan import ScanOptions
@@ -97,8 +97,7 @@ def scan(traffic: tuple[str, ...], out: Path, accounts: str | None, db: Path, fm
         summary = run_scan(traffic, options, on_rows=on_rows, on_stage=on_stage)
     if not quiet:
         err_console.print(summary_table(summary))
-        for bad in summary.read.bad_examples[:10]:
-            err_console.print(f"[yellow]bad line[/yellow] {bad}", markup=True, highlight=False)
+        print_bad_lines(summary.read.bad_examples)
         if summary.read.bad > 10:
             err_console.print(f"... and {summary.read.bad - 10:,} more bad lines "
                               f"(listed in {summary.outputs.get('report')})")

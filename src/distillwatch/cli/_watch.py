@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from distillwatch.cli._console import err_console, scan_progress
+from distillwatch.cli._console import err_console, print_bad_lines, scan_progress
 from distillwatch.detect._online import OnlineConfig
 from distillwatch.errors import ConfigError
 from distillwatch.ingest import FORMATS
@@ -88,8 +88,7 @@ def watch(traffic: tuple[str, ...], alerts: Path, accounts: str | None,
                                 on_replay=on_replay)
     if not quiet:
         err_console.print(_summary_table(summary, alerts))
-        for bad in summary.read.bad_examples[:10]:
-            err_console.print(f"[yellow]bad line[/yellow] {bad}", markup=True, highlight=False)
+        print_bad_lines(summary.read.bad_examples)
 
 
 def _summary_table(summary: WatchSummary, alerts: Path) -> Table:

@@ -12,6 +12,7 @@ from distillwatch.detect._scorer import (
     AccountScorer,
     Reason,
     ScoreResult,
+    verdict_cap,
     verdict_for,
     with_silent_accounts,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "indicator_matrix",
     "load_default_model",
     "raw_values",
+    "verdict_cap",
     "verdict_for",
     "with_silent_accounts",
 ]

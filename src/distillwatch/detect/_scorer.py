@@ -21,8 +21,8 @@ from distillwatch.detect._indicators import (
 )
 from distillwatch.detect._model import LinearModel, load_default_model
 
-__all__ = ["MIN_CALLS_HARVESTING", "AccountScorer", "Reason", "ScoreResult", "verdict_for",
-           "with_silent_accounts"]
+__all__ = ["MIN_CALLS_HARVESTING", "AccountScorer", "Reason", "ScoreResult", "verdict_cap",
+           "verdict_for", "with_silent_accounts"]
 
 HARVESTING = "harvesting"
 SUSPICIOUS = "suspicious"
@@ -82,16 +82,26 @@ class ScoreResult:
     reasons: list[list[Reason]]
 
 
-def verdict_for(risk: float, model: LinearModel, *, allowlisted: bool = False,
-                calls: int | None = None) -> str:
-    """Map a risk to a verdict.
+def verdict_cap(*, allowlisted: bool = False, calls: int | None = None) -> str | None:
+    """Why an account's verdict is at most ``suspicious`` whatever its risk, or None.
 
     An allowlisted account, and one with fewer than ``MIN_CALLS_HARVESTING`` ``calls`` of its
-    own (when given), is at most ``suspicious``.
+    own (when given), is held there; the text is what its finding tells the analyst.
     """
+    if allowlisted:
+        return "allowlisted accounts are at most suspicious"
+    if calls is not None and calls < MIN_CALLS_HARVESTING:
+        return (f"only {calls} call{'s' * (calls != 1)} in the window: "
+                f"{MIN_CALLS_HARVESTING} of its own are needed for a harvesting verdict")
+    return None
+
+
+def verdict_for(risk: float, model: LinearModel, *, allowlisted: bool = False,
+                calls: int | None = None) -> str:
+    """Map a risk to a verdict, held at ``suspicious`` where ``verdict_cap`` says so."""
     if risk >= model.harvesting_threshold:
-        few = calls is not None and calls < MIN_CALLS_HARVESTING
-        return SUSPICIOUS if allowlisted or few else HARVESTING
+        capped = verdict_cap(allowlisted=allowlisted, calls=calls) is not None
+        return SUSPICIOUS if capped else HARVESTING
     if risk >= model.suspicious_threshold:
         return SUSPICIOUS
     return NORMAL

@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from distillwatch.detect import MIN_CALLS_HARVESTING, NORMAL, SUSPICIOUS, ScoreResult
+from distillwatch.detect import NORMAL, SUSPICIOUS, ScoreResult, verdict_cap
 from distillwatch.engine import Tables
 from distillwatch.findings._model import (
     AccountFinding,
@@ -134,13 +134,10 @@ def build_account_findings(
     return findings
 
 
-def _held_note(row: dict[str, Any]) -> str:
-    """Why an account over the ``harvesting`` line is only ``suspicious``."""
-    if row.get("allowlisted"):
-        return "risk over the harvesting line; allowlisted accounts are at most suspicious"
-    calls = int(row.get("n_calls") or 0)
-    return (f"risk over the harvesting line, but only {calls} call{'s' * (calls != 1)} in the "
-            f"window: {MIN_CALLS_HARVESTING} of its own are needed for a harvesting verdict")
+def _held_note(row: dict[str, Any]) -> str | None:
+    """Why an account over the ``harvesting`` line is only ``suspicious`` (the scorer's rule)."""
+    cap = verdict_cap(allowlisted=bool(row.get("allowlisted")), calls=int(row.get("n_calls") or 0))
+    return f"risk over the harvesting line; {cap}" if cap else None
 
 
 def build_cluster_findings(
